@@ -1,0 +1,1 @@
+"""The `deploybench` command line: thin typer commands over the library."""

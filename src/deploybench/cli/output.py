@@ -1,0 +1,41 @@
+"""Render catalog results on the terminal: rich tables, CSV, JSON."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from enum import Enum
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+console = Console(highlight=False, soft_wrap=False)
+errors = Console(stderr=True, highlight=False)
+
+
+class Format(str, Enum):
+    """Output formats of the listing commands."""
+
+    TABLE = "table"
+    JSON = "json"
+    CSV = "csv"
+
+
+def print_table(title: str, columns: Sequence[str], rows: Sequence[dict[str, str]]) -> None:
+    """A rich table with one row per mapping."""
+    table = Table(title=title, title_justify="left", show_lines=False)
+    for column in columns:
+        table.add_column(column, overflow="fold")
+    for row in rows:
+        table.add_row(*(row[c] for c in columns))
+    console.print(table)
+
+
+def print_text(text: str) -> None:
+    """Machine-readable text (JSON, CSV) exactly as given, with no markup or wrapping."""
+    typer.echo(text, nl=not text.endswith("\n"))
+
+
+def note(text: str) -> None:
+    """A remark for the user, on standard error so that it never mixes with data."""
+    errors.print(text, markup=False)

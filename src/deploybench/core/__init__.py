@@ -1,0 +1,1 @@
+"""Core records shared by every layer: errors, hashing."""
