@@ -106,7 +106,9 @@ def parse_entry(kind: str, document: YamlDocument, base: Mapping[str, CatalogEnt
         raise CatalogErrors([_located(error, schema, document) for error in exc.errors()]) from exc
 
 
-def _extend(kind: str, document: YamlDocument, data: dict[str, Any], base: Mapping[str, CatalogEntry]) -> dict[str, Any]:
+def _extend(
+    kind: str, document: YamlDocument, data: dict[str, Any], base: Mapping[str, CatalogEntry]
+) -> dict[str, Any]:
     parent_name = data[EXTENDS_KEY]
     parent = base.get(parent_name) if isinstance(parent_name, str) else None
     if parent is None:
