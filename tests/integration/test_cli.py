@@ -161,7 +161,10 @@ def test_user_catalog_option_and_validate(cli: Run, user_catalog: MakeCatalog) -
         (["catalog", "targets", "--no-local", "--where", "colour=red"], "error: unknown field `colour` for targets"),
         (["catalog", "models", "--sort", "weight"], "error: unknown field `weight` for models"),
         (["catalog", "show", "raspberry-pi-5"], "error: no catalog entry is named `raspberry-pi-5`"),
-        (["catalog", "show", "PI4", "--format", "xml"], "error: unknown format `xml`"),
+        (["catalog", "show", "PI4", "--format", "xml"], "error: Invalid value for '--format' / '-f': 'xml' is not one"),
+        (["catalog", "targets", "--nope"], "error: No such option: --nope; see `deploybench catalog targets --help`"),
+        (["catalog", "show"], "error: Missing argument 'name'; see `deploybench catalog show --help`"),
+        (["catalog", "bogus"], "error: No such command 'bogus'"),
         (["catalog", "fields", "boards"], "error: unknown kind `boards`"),
     ],
 )
@@ -202,6 +205,16 @@ def test_bad_user_catalog_from_environment_is_one_line(tmp_path: Path) -> None:
 def test_debug_shows_the_traceback(cli: Run) -> None:
     with pytest.raises(Exception, match="no catalog entry"):
         cli("--debug", "catalog", "show", "nothing-by-that-name")
+
+
+def test_group_without_command_prints_help(cli: Run) -> None:
+    status, out, err = cli("catalog")
+    assert status == 2 and "targets" in out and err == ""
+
+
+def test_local_command_text_names_enum_values(cli: Run) -> None:
+    status, out, _ = cli("catalog", "local")
+    assert status == 0 and "IsaFamily" not in out and "fingerprint" in out
 
 
 def test_version(cli: Run) -> None:

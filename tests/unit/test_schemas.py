@@ -115,13 +115,17 @@ def test_model_priority_needs_no_source_but_parameters_do() -> None:
 def test_every_field_has_help_text() -> None:
     from pydantic import BaseModel
 
-    from deploybench.catalog.schemas import target as target_module
+    from deploybench.catalog.local import detect
+    from deploybench.catalog.schemas import base, framework, model, target
 
-    schemas = [Framework, ModelCard, Target] + [
+    modules = (base, framework, model, target, detect)
+    schemas = [
         value
-        for value in vars(target_module).values()
-        if isinstance(value, type) and issubclass(value, BaseModel) and value.__module__ == target_module.__name__
+        for module in modules
+        for value in vars(module).values()
+        if isinstance(value, type) and issubclass(value, BaseModel) and value.__module__ == module.__name__
     ]
+    assert len(schemas) >= 15
     missing = [f"{s.__name__}.{n}" for s in schemas for n, f in s.model_fields.items() if not f.description]
     assert missing == []
 

@@ -6,6 +6,7 @@ import csv
 import io
 import json
 from collections.abc import Sequence
+from enum import Enum
 from typing import Any
 
 from deploybench.catalog.catalog import Catalog
@@ -17,6 +18,8 @@ def cell_text(value: Any) -> str:
     """One value as a table or CSV cell: ranges as `a-b`, lists joined with `; `, null as empty."""
     if value is None:
         return ""
+    if isinstance(value, Enum):
+        return str(value.value)
     if isinstance(value, Range):
         return str(value)
     if isinstance(value, float):

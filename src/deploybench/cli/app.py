@@ -1,8 +1,9 @@
-"""Root of the `deploybench` command; turns deploybench errors into one-line messages."""
+"""Root of the `deploybench` command; turns every user mistake into a one-line message."""
 
 from __future__ import annotations
 
 import sys
+from typing import NoReturn
 
 import typer
 from rich.console import Console
@@ -36,13 +37,25 @@ def root(
 
 
 def main() -> None:
-    """Entry point of the console script."""
+    """Entry point of the console script: a user mistake ends in one line on stderr and status 2."""
     try:
-        app()
+        status = app(standalone_mode=False)
+    except typer.TyperException as exc:
+        if type(exc).__name__ == "NoArgsIsHelpError":
+            sys.exit(exc.exit_code)
+        context = getattr(exc, "ctx", None)
+        where = f"; see `{context.command_path} --help`" if context is not None else ""
+        message = exc.format_message().replace(": Value error, ", ": ").rstrip(".")
+        _fail(f"{message}{where}", exc.exit_code)
+    except typer.Abort:
+        _fail("aborted", 1)
     except DeploybenchError as exc:
         if "--debug" in sys.argv:
             raise
-        Console(stderr=True, highlight=False, soft_wrap=True).print(
-            f"[bold red]error:[/] {escape(str(exc))}", markup=True
-        )
-        sys.exit(exc.exit_code)
+        _fail(str(exc), exc.exit_code)
+    sys.exit(status if isinstance(status, int) else 0)
+
+
+def _fail(message: str, status: int) -> NoReturn:
+    Console(stderr=True, highlight=False, soft_wrap=True).print(f"[bold red]error:[/] {escape(message)}")
+    sys.exit(status)

@@ -16,7 +16,7 @@ from deploybench.catalog.facets import DEFAULT_COLUMNS, FACETS
 from deploybench.catalog.local import detect_local_machine
 from deploybench.catalog.provenance import field_values
 from deploybench.catalog.tabular import cell_text, rows, to_csv, to_json
-from deploybench.cli.output import Format, console, note, print_table, print_text
+from deploybench.cli.output import Format, RecordFormat, console, note, print_table, print_text
 from deploybench.core.errors import CatalogErrors, QueryError
 
 catalog_app = typer.Typer(
@@ -44,6 +44,7 @@ Sort = Annotated[
 ]
 Columns = Annotated[str | None, typer.Option("--columns", "-c", help="Comma-separated fields to show (table, csv).")]
 Output = Annotated[Format, typer.Option("--format", "-f", help="table, json or csv.")]
+RecordOutput = Annotated[RecordFormat, typer.Option("--format", "-f", help="text, json or yaml.")]
 
 
 def _load(dirs: list[Path] | None, local: bool = False) -> Catalog:
@@ -122,19 +123,14 @@ def fields(kind: Annotated[str, typer.Argument(help="targets, frameworks or mode
 @catalog_app.command()
 def show(
     name: Annotated[str, typer.Argument(help="Name, display name or alias of a target, framework or model.")],
-    fmt: Annotated[str, typer.Option("--format", "-f", help="text, json or yaml.")] = "text",
+    fmt: RecordOutput = RecordFormat.TEXT,
     catalog_dirs: CatalogDirs = None,
 ) -> None:
     """Show every field of one entry, with the source behind each figure."""
-    if fmt not in ("text", "json", "yaml"):
-        raise QueryError(f"unknown format `{fmt}`", hint="use text, json or yaml")
     catalog = _load(catalog_dirs, local=name == "local")
     kind, entry = catalog.find(name)
-    if fmt == "json":
-        print_text(json.dumps(entry.model_dump(mode="json"), indent=2, ensure_ascii=False))
-        return
-    if fmt == "yaml":
-        print_text(yaml.safe_dump(entry.model_dump(mode="json"), sort_keys=False, allow_unicode=True))
+    if fmt is not RecordFormat.TEXT:
+        _print_record(entry.model_dump(mode="json"), fmt)
         return
     table = Table(
         title=f"{kind[:-1]} {entry.name}: {entry.display_name}  ({catalog.origin(kind, entry.name)})",
@@ -178,25 +174,26 @@ def matrix(fmt: Output = Format.TABLE, catalog_dirs: CatalogDirs = None) -> None
 
 
 @catalog_app.command()
-def local(fmt: Annotated[str, typer.Option("--format", "-f", help="text or json.")] = "text") -> None:
+def local(fmt: RecordOutput = RecordFormat.TEXT) -> None:
     """Detect this machine: CPU, frequencies and governor, memory, ISA extensions, OS, fingerprint."""
     machine = detect_local_machine()
-    if fmt == "json":
-        print_text(machine.model_dump_json(indent=2))
+    if fmt is not RecordFormat.TEXT:
+        _print_record(machine.model_dump(mode="json"), fmt)
         return
-    if fmt != "text":
-        raise QueryError(f"unknown format `{fmt}`", hint="use text or json")
     table = Table(title="this machine", title_justify="left")
     table.add_column("fact")
     table.add_column("value", overflow="fold")
-    for key, value in machine.model_dump(mode="json", exclude={"flags"}).items():
-        table.add_row(
-            key,
-            cell_text([cell_text(c.get("kind")) + f" {c.get('size_kib'):g} KiB" for c in value])
-            if key == "caches"
-            else cell_text(value),
-        )
+    for key, value in machine.model_dump(exclude={"flags", "caches"}).items():
+        table.add_row(key, cell_text(value))
+    table.add_row("caches", cell_text([f"{c.kind} {c.size_kib:g} KiB" for c in machine.caches]))
     console.print(table)
+
+
+def _print_record(data: dict[str, object], fmt: RecordFormat) -> None:
+    if fmt is RecordFormat.JSON:
+        print_text(json.dumps(data, indent=2, ensure_ascii=False))
+    else:
+        print_text(yaml.safe_dump(data, sort_keys=False, allow_unicode=True))
 
 
 @catalog_app.command()

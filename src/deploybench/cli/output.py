@@ -21,6 +21,14 @@ class Format(str, Enum):
     CSV = "csv"
 
 
+class RecordFormat(str, Enum):
+    """Output formats of the commands that show one record."""
+
+    TEXT = "text"
+    JSON = "json"
+    YAML = "yaml"
+
+
 def print_table(title: str, columns: Sequence[str], rows: Sequence[dict[str, str]]) -> None:
     """A rich table with one row per mapping."""
     table = Table(title=title, title_justify="left", show_lines=False)
