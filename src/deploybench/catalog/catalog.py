@@ -79,29 +79,15 @@ def load_catalog(user_dirs: Sequence[Path | str] | None = None) -> Catalog:
     A user entry with the name of an existing one replaces it, or with `extends: NAME` overrides
     only the fields it gives. Any invalid file stops the load with CatalogErrors.
     """
-    directories = [builtin_directory()]
-    directories += [Path(d) for d in (user_directories_from_env() if user_dirs is None else user_dirs)]
     tables: dict[str, dict[str, CatalogEntry]] = {kind: {} for kind in KINDS}
+    latest = {(i.kind, i.entry.name): i for i in _layer(tables, builtin_directory())}
     origins: dict[tuple[str, str], str] = {}
-    items: list[LoadedEntry] = []
-    for directory in directories:
-        loaded = load_directory(directory, tables)
-        if loaded.errors:
-            raise CatalogErrors(
-                list(loaded.errors), hint=f"run `deploybench catalog validate {directory}` to see every error"
-            )
-        for item in loaded.entries:
-            tables[item.kind][item.entry.name] = item.entry
+    for directory in user_directories_from_env() if user_dirs is None else user_dirs:
+        for item in _layer(tables, Path(directory)):
+            latest[(item.kind, item.entry.name)] = item
             origins[(item.kind, item.entry.name)] = str(item.document.path)
-        items = [i for i in items if (i.kind, i.entry.name) not in {(n.kind, n.entry.name) for n in loaded.entries}]
-        items += loaded.entries
-    catalog = Catalog(
-        targets=_typed(tables["targets"], Target),
-        frameworks=_typed(tables["frameworks"], Framework),
-        models=_typed(tables["models"], ModelCard),
-        origins={key: value for key, value in origins.items() if not value.startswith(str(directories[0]))},
-    )
-    problems = reference_errors(catalog, items)
+    catalog = _catalog(tables, origins)
+    problems = reference_errors(catalog, list(latest.values()))
     if problems:
         raise CatalogErrors(problems)
     return catalog
@@ -114,13 +100,27 @@ def validate_directory(directory: Path) -> list[CatalogError]:
     loaded = load_directory(directory, tables)
     for item in loaded.entries:
         tables[item.kind][item.entry.name] = item.entry
-    merged = Catalog(
+    return list(loaded.errors) + reference_errors(_catalog(tables, {}), loaded.entries)
+
+
+def _layer(tables: dict[str, dict[str, CatalogEntry]], directory: Path) -> tuple[LoadedEntry, ...]:
+    loaded = load_directory(directory, tables)
+    if loaded.errors:
+        raise CatalogErrors(
+            list(loaded.errors), hint=f"run `deploybench catalog validate {directory}` to see every error"
+        )
+    for item in loaded.entries:
+        tables[item.kind][item.entry.name] = item.entry
+    return loaded.entries
+
+
+def _catalog(tables: Mapping[str, Mapping[str, CatalogEntry]], origins: dict[tuple[str, str], str]) -> Catalog:
+    return Catalog(
         targets=_typed(tables["targets"], Target),
         frameworks=_typed(tables["frameworks"], Framework),
         models=_typed(tables["models"], ModelCard),
-        origins={(i.kind, i.entry.name): str(i.document.path) for i in loaded.entries},
+        origins=origins,
     )
-    return list(loaded.errors) + reference_errors(merged, loaded.entries)
 
 
 def reference_errors(catalog: Catalog, items: Sequence[LoadedEntry]) -> list[CatalogError]:

@@ -101,12 +101,11 @@ def select(catalog: Catalog, kind: str, where: Sequence[Condition] = (), sort: S
                 kept.append(entry)
         entries = kept
     for key in reversed(sort):
-        descending = key.startswith("-")
         name = key.lstrip("-")
-        known = [e for e in entries if not _is_null(field_value(e, name, kind, catalog))]
-        missing = [e for e in entries if _is_null(field_value(e, name, kind, catalog))]
-        known.sort(key=lambda e: _sort_key(field_value(e, name, kind, catalog)), reverse=descending)
-        entries = known + missing
+        keyed = [(field_value(entry, name, kind, catalog), entry) for entry in entries]
+        known = [pair for pair in keyed if not _is_null(pair[0])]
+        known.sort(key=lambda pair: _sort_key(pair[0]), reverse=key.startswith("-"))
+        entries = [entry for _, entry in known] + [entry for value, entry in keyed if _is_null(value)]
     return QueryResult(entries=tuple(entries), unknown=unknown)
 
 
