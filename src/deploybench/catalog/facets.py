@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from deploybench.catalog.catalog import Catalog
-from deploybench.catalog.schemas import CatalogEntry, Framework, ModelCard, Target
+from deploybench.catalog.schemas import Target
 
 
 @dataclass(frozen=True)
@@ -105,14 +105,3 @@ DEFAULT_COLUMNS: dict[str, tuple[str, ...]] = {
     "frameworks": ("name", "display_name", "provider", "open_source", "units", "optimizations", "targets"),
     "models": ("priority", "name", "family", "application", "params", "score", "metric", "datasets"),
 }
-
-
-def kind_of(entry: CatalogEntry) -> str:
-    """The catalog folder an entry belongs to."""
-    if isinstance(entry, Target):
-        return "targets"
-    if isinstance(entry, Framework):
-        return "frameworks"
-    if isinstance(entry, ModelCard):
-        return "models"
-    raise TypeError(f"not a catalog entry: {type(entry).__name__}")

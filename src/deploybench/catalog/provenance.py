@@ -20,12 +20,12 @@ class FieldValue:
     sources: tuple[str, ...]
 
 
-def field_values(entry: CatalogEntry, *, include_null: bool = False) -> list[FieldValue]:
-    """Every leaf of the entry (ranges kept whole), with the sources covering it."""
+def field_values(entry: CatalogEntry) -> list[FieldValue]:
+    """Every known leaf of the entry (ranges kept whole), with the sources covering it."""
     data = entry.model_dump(mode="json", exclude=set(UNSOURCED_PARTS))
     found = []
     for path, value in _leaves(data):
-        if value is None and not include_null:
+        if value is None:
             continue
         ids = tuple(s.id for s in entry.sources if any(path == c or path.startswith(c + ".") for c in s.covers))
         found.append(FieldValue(path=path, value=value, sources=ids))
