@@ -95,7 +95,7 @@ class CatalogEntry(Record):
                 {"path": "sources", "ids": ", ".join(duplicates)},
             )
         data = self.model_dump(exclude={"sources", "definition_rows", "notes"})
-        known = set(_paths(data))
+        known = {path for path, _ in _walk(data)}
         for source in self.sources:
             for path in source.covers:
                 if path not in known:
@@ -127,25 +127,19 @@ def _simplify(text: str) -> str:
     return re.sub(r"[\s_-]+", "", text.casefold())
 
 
-def _paths(data: Any, prefix: str = "") -> Iterator[str]:
+def _walk(data: Any, prefix: str = "") -> Iterator[tuple[str, Any]]:
+    """Every node of plain data (mappings, sequences) with its dotted path, parents first."""
     if prefix:
-        yield prefix
+        yield prefix, data
     if isinstance(data, dict):
         for key, value in data.items():
-            yield from _paths(value, f"{prefix}.{key}" if prefix else str(key))
+            yield from _walk(value, f"{prefix}.{key}" if prefix else str(key))
     elif isinstance(data, (list, tuple)):
         for index, value in enumerate(data):
-            yield from _paths(value, f"{prefix}.{index}")
+            yield from _walk(value, f"{prefix}.{index}")
 
 
-def _figures(data: Any, prefix: str = "") -> Iterator[tuple[str, float]]:
-    if isinstance(data, bool) or data is None:
-        return
-    if isinstance(data, (int, float)):
-        yield prefix, data
-    elif isinstance(data, dict):
-        for key, value in data.items():
-            yield from _figures(value, f"{prefix}.{key}" if prefix else str(key))
-    elif isinstance(data, (list, tuple)):
-        for index, value in enumerate(data):
-            yield from _figures(value, f"{prefix}.{index}")
+def _figures(data: Any) -> Iterator[tuple[str, float]]:
+    for path, value in _walk(data):
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            yield path, value
