@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 import subprocess
 import sys
 from collections.abc import Callable
@@ -220,3 +221,17 @@ def test_local_command_text_names_enum_values(cli: Run) -> None:
 def test_version(cli: Run) -> None:
     status, out, _ = cli("--version")
     assert status == 0 and out.startswith("deploybench ")
+
+
+def test_environment_names_several_user_catalogs(
+    cli: Run, user_catalog: MakeCatalog, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first = user_catalog({"targets/pi.yaml": "extends: raspberry-pi-4\ngeneral: {location: Paris}\n"})
+    second = tmp_path / "second"
+    (second / "models").mkdir(parents=True)
+    (second / "models" / "m.yaml").write_text("extends: mobilenetv2\nnotes: [retrained here]\n", encoding="utf-8")
+    monkeypatch.setenv("DEPLOYBENCH_CATALOG", f"{first}{os.pathsep}{second}")
+    status, out, _ = cli("catalog", "targets", "--no-local", "-w", "location=Paris", "-f", "csv", "-c", "name")
+    assert status == 0 and out.split() == ["name", "raspberry-pi-4"]
+    status, out, _ = cli("catalog", "show", "mobilenetv2", "-f", "json")
+    assert status == 0 and json.loads(out)["notes"] == ["retrained here"]
