@@ -127,7 +127,7 @@ def show(
     catalog_dirs: CatalogDirs = None,
 ) -> None:
     """Show every field of one entry, with the source behind each figure."""
-    catalog = _load(catalog_dirs, local=name == "local")
+    catalog = _load(catalog_dirs, local=name.casefold() == "local")
     kind, entry = catalog.find(name)
     if fmt is not RecordFormat.TEXT:
         _print_record(entry.model_dump(mode="json"), fmt)
