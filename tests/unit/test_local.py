@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from deploybench.catalog.local import LocalMachine, detect_local_machine, fingerprint_of
+from deploybench.catalog.local.detect import cpu_info_from_proc
 from deploybench.catalog.local.isa import isa_extensions, isa_family
 from deploybench.catalog.schemas.target import IsaFamily, UnitKind
 
@@ -93,3 +94,48 @@ def test_isa_extension_names(flags: list[str], expected: tuple[str, ...]) -> Non
 )
 def test_isa_family(machine_name: str, family: IsaFamily) -> None:
     assert isa_family(machine_name) is family
+
+
+RASPBERRY_PI_4_CPUINFO = """processor\t: 0
+BogoMIPS\t: 108.00
+Features\t: fp asimd evtstrm crc32 cpuid
+CPU implementer\t: 0x41
+CPU architecture: 8
+CPU variant\t: 0x0
+CPU part\t: 0xd08
+CPU revision\t: 3
+
+processor\t: 1
+Features\t: fp asimd evtstrm crc32 cpuid
+CPU part\t: 0xd08
+
+Hardware\t: BCM2835
+Model\t\t: Raspberry Pi 4 Model B Rev 1.4
+"""
+
+X86_CPUINFO = """processor\t: 0
+vendor_id\t: GenuineIntel
+cpu family\t: 6
+model\t\t: 167
+model name\t: Intel(R) Xeon(R) Processor
+stepping\t: 8
+flags\t\t: fpu sse4_2 avx2 avx512f
+"""
+
+
+def test_cpu_facts_from_an_arm_proc_cpuinfo() -> None:
+    facts = cpu_info_from_proc(RASPBERRY_PI_4_CPUINFO)
+    assert facts == {
+        "vendor": "0x41",
+        "model": "ARM implementer 0x41 part 0xd08",
+        "signature": "0x41/0x0/0xd08/3",
+        "flags": ["fp", "asimd", "evtstrm", "crc32", "cpuid"],
+    }
+    assert isa_extensions(facts["flags"]) == ("NEON",)
+
+
+def test_cpu_facts_from_an_x86_proc_cpuinfo() -> None:
+    facts = cpu_info_from_proc(X86_CPUINFO)
+    assert facts["vendor"] == "GenuineIntel" and facts["signature"] == "6/167/8"
+    assert facts["model"] == "Intel(R) Xeon(R) Processor"
+    assert isa_extensions(facts["flags"]) == ("SSE4.2", "AVX2", "AVX-512F")

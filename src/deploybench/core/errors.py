@@ -67,3 +67,21 @@ class CatalogErrors(ConfigurationError):
         more = len(errors) - 1
         suffix = f" (and {more} more error{'s' if more > 1 else ''})" if more else ""
         super().__init__(f"{errors[0].message}{suffix}", hint=hint or errors[0].hint)
+
+
+class PluginError(DeploybenchError):
+    """A backend cannot be found, loaded or registered."""
+
+    exit_code = 2
+
+
+class BackendError(DeploybenchError):
+    """A framework refused the model, the inputs or the settings."""
+
+
+class MeasurementError(DeploybenchError):
+    """A measurement cannot be made or compared: mismatched outputs, unreadable counters, misuse of a meter."""
+
+
+class StoreError(DeploybenchError):
+    """The results store cannot be opened, read or written, or holds records from a newer deploybench."""

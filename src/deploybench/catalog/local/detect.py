@@ -6,6 +6,7 @@ import platform
 import socket
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
 
 from pydantic import Field
 
@@ -26,6 +27,7 @@ from deploybench.core.hashing import sha256_of
 
 SYSFS_CPU = Path("/sys/devices/system/cpu")
 OS_RELEASE = Path("/etc/os-release")
+PROC_CPUINFO = Path("/proc/cpuinfo")
 LOCAL_TARGET_NAME = "local"
 
 
@@ -101,14 +103,13 @@ def fingerprint_of(facts: dict[str, object]) -> str:
 
 
 def detect_local_machine() -> LocalMachine:
-    """Detect the machine deploybench runs on (about a second: py-cpuinfo probes the CPU)."""
-    import cpuinfo
+    """Detect the machine deploybench runs on."""
     import psutil
 
-    info = cpuinfo.get_cpu_info()
+    info = _cpu_info()
     frequency = psutil.cpu_freq()
     machine = platform.machine()
-    flags = tuple(sorted(info.get("flags", ())))
+    flags = tuple(sorted(info["flags"]))
     facts: dict[str, object] = {
         "hostname": socket.gethostname(),
         "system": platform.system(),
@@ -116,9 +117,9 @@ def detect_local_machine() -> LocalMachine:
         "distribution": _distribution(),
         "machine": machine,
         "family": isa_family(machine),
-        "cpu_vendor": info.get("vendor_id_raw") or None,
-        "cpu_model": info.get("brand_raw") or None,
-        "cpu_signature": _signature(info),
+        "cpu_vendor": info["vendor"],
+        "cpu_model": info["model"],
+        "cpu_signature": info["signature"],
         "physical_cores": psutil.cpu_count(logical=False),
         "logical_cpus": psutil.cpu_count(logical=True),
         "frequency_min_mhz": (frequency.min or None) if frequency else None,
@@ -135,11 +136,47 @@ def detect_local_machine() -> LocalMachine:
     return LocalMachine.model_validate({**facts, "fingerprint": fingerprint_of(facts)})
 
 
-def _signature(info: dict[str, object]) -> str | None:
+def _cpu_info() -> dict[str, Any]:
+    """Vendor, model name, signature and flags: from /proc/cpuinfo on Linux (instant), else py-cpuinfo
+    (about a second, as it probes the CPU in a subprocess)."""
+    if PROC_CPUINFO.is_file():
+        return cpu_info_from_proc(PROC_CPUINFO.read_text(encoding="utf-8", errors="replace"))
+    import cpuinfo
+
+    info = cpuinfo.get_cpu_info()
     parts = [info.get(key) for key in ("family", "model", "stepping")]
-    if all(p is None for p in parts):
-        return None
-    return "/".join("?" if p is None else str(p) for p in parts)
+    signature = None if all(p is None for p in parts) else "/".join("?" if p is None else str(p) for p in parts)
+    return {
+        "vendor": info.get("vendor_id_raw") or None,
+        "model": info.get("brand_raw") or None,
+        "signature": signature,
+        "flags": info.get("flags", []),
+    }
+
+
+def cpu_info_from_proc(text: str) -> dict[str, Any]:
+    """The CPU facts of the first processor block of a /proc/cpuinfo text (x86 or ARM)."""
+    fields: dict[str, str] = {}
+    for line in text.splitlines():
+        if not line.strip():
+            if fields:
+                break
+            continue
+        key, _, value = line.partition(":")
+        fields.setdefault(key.strip(), value.strip())
+    x86 = ("cpu family", "model", "stepping")
+    arm = ("CPU implementer", "CPU variant", "CPU part", "CPU revision")
+    keys = x86 if "cpu family" in fields else arm
+    signature = "/".join(fields.get(k, "?") for k in keys) if any(k in fields for k in keys) else None
+    model = fields.get("model name") or fields.get("Model") or fields.get("Hardware")
+    if model is None and "CPU part" in fields:
+        model = f"ARM implementer {fields.get('CPU implementer', '?')} part {fields['CPU part']}"
+    return {
+        "vendor": fields.get("vendor_id") or fields.get("CPU implementer"),
+        "model": model,
+        "signature": signature,
+        "flags": (fields.get("flags") or fields.get("Features") or "").split(),
+    }
 
 
 def _distribution() -> str | None:

@@ -1,0 +1,240 @@
+"""The versioned job and result records: what a worker is asked to measure and what it answers.
+
+The same JSON travels through the worker's pipes, into the results store and, later, over the
+network to board agents. `SCHEMA_VERSION` changes whenever a field changes meaning.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import Enum
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from deploybench.core.hashing import sha256_of
+
+SCHEMA_VERSION = 1
+"""Version of the job and result records; stored with every record."""
+
+SettingValue = str | int | float | bool
+
+
+class Frozen(BaseModel):
+    """A frozen, strict record."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class ModelRef(Frozen):
+    """The model to deploy: a file and its content hash."""
+
+    path: str = Field(description="Path of the model file (ONNX), as the worker must open it.")
+    sha256: str = Field(pattern=r"^[0-9a-f]{64}$", description="SHA-256 of the model file (and its external data).")
+    size_bytes: int = Field(ge=0, description="Size of the model file and its external data, bytes.")
+
+
+class InputData(Frozen):
+    """Where the inputs come from: generated from a seed, or read from a labelled `.npz` file."""
+
+    source: Literal["random", "npz"] = Field(default="random", description="`random` (seeded) or `npz` (a file).")
+    path: str | None = Field(default=None, description="The `.npz` file with array `x` (and labels `y`), for `npz`.")
+    seed: int = Field(default=0, description="Seed of the random inputs.")
+    count: int = Field(default=16, ge=1, description="Distinct inputs cycled through and used for fidelity.")
+    dims: dict[str, int] = Field(default_factory=dict, description="Values of the model's dynamic dimensions.")
+
+
+class StoppingRule(Frozen):
+    """When sampling stops: the median's confidence interval is tight enough, within count and time bounds.
+
+    Sampling stops as soon as the CI holds and both minimums are met, or when either maximum is reached.
+    """
+
+    confidence: float = Field(default=0.95, gt=0, lt=1, description="Confidence level of the median's interval.")
+    relative_half_width: float = Field(
+        default=0.01, gt=0, description="Target half-width of that interval, relative to the median (0.01 = 1 %)."
+    )
+    min_samples: int = Field(default=100, ge=10, description="Fewest timed samples.")
+    max_samples: int = Field(default=100_000, ge=10, description="Most timed samples.")
+    min_duration_s: float = Field(default=1.0, ge=0, description="Shortest sampling time, seconds.")
+    max_duration_s: float = Field(default=30.0, gt=0, description="Longest sampling time, seconds.")
+    warmup_window: int = Field(default=10, ge=3, description="Warm-up runs compared window against window.")
+    warmup_tolerance: float = Field(
+        default=0.05, gt=0, description="Warm-up ends when two successive windows' medians differ by less than this."
+    )
+    warmup_max: int = Field(default=1000, ge=1, description="Most warm-up runs, stable or not.")
+
+
+class ScenarioKind(str, Enum):
+    """MLPerf-like scenarios."""
+
+    SINGLE_STREAM = "single-stream"
+    OFFLINE = "offline"
+    SERVER = "server"
+
+
+class Scenario(Frozen):
+    """How inferences are issued: one after another, in batches, or at a target arrival rate."""
+
+    kind: ScenarioKind = Field(default=ScenarioKind.SINGLE_STREAM, description="single-stream, offline or server.")
+    batch_sizes: tuple[int, ...] = Field(default=(1,), min_length=1, description="Batch sizes (offline).")
+    target_qps: float | None = Field(default=None, gt=0, description="Poisson arrival rate, queries/s (server).")
+    concurrency: int = Field(default=2, ge=1, description="Requests served at once (server).")
+
+
+class Timing(str, Enum):
+    """What the timed region holds."""
+
+    BOUND = "bound"
+    END_TO_END = "end-to-end"
+
+
+class JobSpec(Frozen):
+    """One deployment to measure: model x framework x settings x scenario."""
+
+    schema_version: int = Field(default=SCHEMA_VERSION, description="Version of this record's schema.")
+    model: ModelRef = Field(description="The model.")
+    framework: str = Field(min_length=1, description="Registered backend name, e.g. `onnxruntime`.")
+    settings: dict[str, SettingValue] = Field(default_factory=dict, description="Backend settings, e.g. threads.")
+    scenario: Scenario = Field(default_factory=Scenario, description="How inferences are issued.")
+    stopping: StoppingRule = Field(default_factory=StoppingRule, description="When sampling stops.")
+    data: InputData = Field(default_factory=InputData, description="Inputs.")
+    timing: Timing = Field(
+        default=Timing.BOUND,
+        description="`bound`: inputs bound to the runtime before timing; `end-to-end`: copies are timed too.",
+    )
+    reference: str = Field(default="onnx-reference", description="Backend that gives the FP32 reference outputs.")
+    timeout_s: float = Field(default=900.0, gt=0, description="The worker is killed after this many seconds.")
+
+    def key(self) -> str:
+        """SHA-256 of the whole spec: the identity campaigns resume by."""
+        return sha256_of(self.model_dump(mode="json"))
+
+
+class Status(str, Enum):
+    """Outcome of a job."""
+
+    OK = "ok"
+    FAILED = "failed"
+
+
+class Failure(Frozen):
+    """Why a job failed, and where."""
+
+    kind: Literal["error", "crash", "timeout", "killed", "protocol"] = Field(
+        description="error (raised), crash (signal), timeout, killed (e.g. out of memory), protocol (bad output)."
+    )
+    phase: str = Field(description="Phase that failed: start, prepare, load, bind, warmup, sample, fidelity, ...")
+    message: str = Field(description="What went wrong and what to do.")
+    error_type: str | None = Field(default=None, description="Exception class, when one was raised.")
+    exit_code: int | None = Field(default=None, description="Worker exit status; negative: killed by that signal.")
+    stderr_tail: str = Field(default="", description="Last lines the worker wrote on stderr.")
+
+
+class LatencySummary(Frozen):
+    """Statistics of one series of latencies, microseconds."""
+
+    count: int = Field(description="Number of samples.")
+    min_us: float = Field(description="Minimum, µs.")
+    mean_us: float = Field(description="Mean, µs.")
+    median_us: float = Field(description="Median, µs.")
+    p90_us: float = Field(description="90th percentile, µs.")
+    p95_us: float = Field(description="95th percentile, µs.")
+    p99_us: float = Field(description="99th percentile, µs.")
+    p999_us: float = Field(description="99.9th percentile, µs.")
+    max_us: float = Field(description="Maximum, µs.")
+    std_us: float = Field(description="Standard deviation, µs.")
+    cv: float = Field(description="Coefficient of variation (std / mean).")
+    jitter_p99_p50_us: float = Field(description="p99 - median, µs.")
+    jitter_range_us: float = Field(description="max - min, µs.")
+    median_ci_low_us: float = Field(description="Lower bound of the median's confidence interval, µs.")
+    median_ci_high_us: float = Field(description="Upper bound of the median's confidence interval, µs.")
+    ci_confidence: float = Field(description="Confidence level of that interval.")
+
+
+class Determinism(Frozen):
+    """A verdict on timing determinism and the rule that gave it."""
+
+    verdict: Literal["deterministic", "jittery", "unbounded"] = Field(description="The verdict.")
+    rule: str = Field(description="The rule applied, in words, with its thresholds.")
+
+
+class Measurement(Frozen):
+    """One timed series: a scenario at one batch size (or arrival rate)."""
+
+    scenario: ScenarioKind = Field(description="Scenario.")
+    batch_size: int = Field(description="Inputs per inference.")
+    target_qps: float | None = Field(default=None, description="Arrival rate asked for (server).")
+    samples_us: tuple[float, ...] = Field(description="Every timed latency, µs, in order.")
+    summary: LatencySummary = Field(description="Statistics of the samples.")
+    determinism: Determinism = Field(description="Timing determinism verdict.")
+    throughput_per_s: float = Field(description="Inputs processed per second over the sampling.")
+    warmup_runs: int = Field(description="Runs before sampling started.")
+    warmup_stable: bool = Field(description="Whether warm-up reached stability (else it hit its maximum).")
+    stopped_by: str = Field(description="Which condition ended sampling.")
+    sampling_s: float = Field(description="Wall time of the sampling, seconds.")
+
+
+class Resources(Frozen):
+    """Time, memory, size and energy of the deployment."""
+
+    prepare_s: float | None = Field(default=None, description="Conversion or compilation time, seconds.")
+    load_s: float = Field(description="Time to load the prepared model into a session, seconds.")
+    first_inference_s: float = Field(description="Time of the first inference, seconds.")
+    peak_rss_bytes: int = Field(description="Peak resident memory of the worker, bytes.")
+    rss_growth_bytes: int = Field(description="Resident memory at the end of sampling minus at its start, bytes.")
+    artifact_size_bytes: int = Field(description="Size of the deployed artifact, bytes.")
+    energy_per_inference_j: float | None = Field(default=None, description="Energy per inference, joules (RAPL).")
+    energy_unavailable: str | None = Field(default=None, description="Why energy is null.")
+
+
+class OutputFidelity(Frozen):
+    """How far one output is from the reference's."""
+
+    name: str = Field(description="Output name.")
+    max_abs_error: float = Field(description="Largest absolute difference.")
+    mean_abs_error: float = Field(description="Mean absolute difference.")
+    max_rel_error: float = Field(description="Largest difference relative to the reference's magnitude.")
+    cosine_similarity: float = Field(description="Cosine similarity of the flattened outputs.")
+
+
+class Fidelity(Frozen):
+    """Semantic preservation: the deployment's outputs against the FP32 reference on the same inputs."""
+
+    reference: str = Field(description="Backend and version that gave the reference outputs.")
+    inputs: int = Field(description="Number of inputs compared.")
+    outputs: tuple[OutputFidelity, ...] = Field(description="Per output.")
+    top1_agreement: float | None = Field(
+        default=None, description="Share of inputs with the same argmax (classifiers)."
+    )
+    accuracy: float | None = Field(default=None, description="Top-1 accuracy against the labels, when given.")
+    reference_accuracy: float | None = Field(default=None, description="The reference's accuracy on the same labels.")
+
+
+class Provenance(Frozen):
+    """Everything needed to know what was measured, on what, with which settings."""
+
+    deploybench_version: str = Field(description="deploybench version.")
+    schema_version: int = Field(description="Record schema version.")
+    framework_version: str = Field(description="Version of the framework that ran.")
+    settings: dict[str, SettingValue] = Field(description="Every setting the backend used, defaults resolved.")
+    machine_fingerprint: str = Field(description="Hardware fingerprint of the machine.")
+    machine: dict[str, str] = Field(description="CPU, governor, kernel, OS, Python.")
+    packages: dict[str, str] = Field(description="Versions of the packages that matter.")
+    started_at: datetime = Field(description="Start of the job (UTC).")
+    finished_at: datetime = Field(description="End of the job (UTC).")
+
+
+class ResultRecord(Frozen):
+    """What one job gave: measurements, resources, fidelity and provenance, or a failure."""
+
+    schema_version: int = Field(default=SCHEMA_VERSION, description="Version of this record's schema.")
+    job_key: str = Field(description="`JobSpec.key()` of the job.")
+    job: JobSpec = Field(description="The job as it was asked.")
+    status: Status = Field(description="ok or failed.")
+    failure: Failure | None = Field(default=None, description="Why it failed.")
+    measurements: tuple[Measurement, ...] = Field(default=(), description="Timed series.")
+    resources: Resources | None = Field(default=None, description="Time, memory, size, energy.")
+    fidelity: Fidelity | None = Field(default=None, description="Outputs against the reference.")
+    provenance: Provenance | None = Field(default=None, description="What, on what, with which settings.")
+    warnings: tuple[str, ...] = Field(default=(), description="Stability warnings, each saying what to do.")
