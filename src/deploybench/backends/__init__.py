@@ -1,0 +1,1 @@
+"""Deployment frameworks behind one protocol, registered by name (entry points `deploybench.backends`)."""

@@ -1,0 +1,102 @@
+"""The backend protocol: prepare (convert / compile) -> open a session -> bind inputs -> run -> close.
+
+A backend is the only place that knows a framework's API. The harness owns the clock and the loop:
+it calls `Session.run()` on inputs bound beforehand, so nothing but the inference is timed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, ClassVar, Protocol
+
+from deploybench.core.records import SettingValue
+
+if TYPE_CHECKING:
+    import numpy as np
+
+
+@dataclass(frozen=True)
+class Probe:
+    """Whether a backend can run here, and which version it would be."""
+
+    available: bool
+    version: str | None = None
+    reason: str | None = None
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    """What a backend can do; the core asks these, never the backend's name."""
+
+    input_formats: tuple[str, ...]
+    concurrent_sessions: bool = False
+    settings: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class TensorSpec:
+    """Name, shape (None or a name for a dynamic dimension) and NumPy dtype of one model input."""
+
+    name: str
+    shape: tuple[int | str | None, ...]
+    dtype: str
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A model made ready for a framework: the artifact to load and what preparing it cost."""
+
+    artifact: Path
+    prepare_s: float | None
+    settings: dict[str, SettingValue]
+
+
+class Session(Protocol):
+    """A loaded deployment. REQUIRED: every method."""
+
+    def inputs(self) -> list[TensorSpec]:
+        """The model's inputs."""
+        ...
+
+    def bind(self, feeds: dict[str, np.ndarray]) -> None:
+        """Copy feeds into runtime-owned buffers, outside any timed region."""
+        ...
+
+    def run(self) -> None:
+        """One inference on the bound inputs: the timed call."""
+        ...
+
+    def outputs(self) -> dict[str, np.ndarray]:
+        """Outputs of the last run, as NumPy arrays."""
+        ...
+
+    def infer(self, feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """Copy in, run and copy out in one call (end-to-end timing; thread-safe if concurrent)."""
+        ...
+
+    def close(self) -> None:
+        """Release the runtime's resources."""
+        ...
+
+
+class Backend(Protocol):
+    """A deployment framework. REQUIRED: name, probe, capabilities, prepare, open_session."""
+
+    name: ClassVar[str]
+
+    def probe(self) -> Probe:
+        """Installed? Which version? Never raises ImportError."""
+        ...
+
+    def capabilities(self) -> Capabilities:
+        """What the backend can do."""
+        ...
+
+    def prepare(self, model: Path, settings: dict[str, SettingValue], workdir: Path) -> Prepared:
+        """Convert or compile the model (not timed as inference); unknown settings are errors."""
+        ...
+
+    def open_session(self, prepared: Prepared) -> Session:
+        """Load the prepared model."""
+        ...

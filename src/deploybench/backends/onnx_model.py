@@ -1,0 +1,73 @@
+"""Checks every ONNX-consuming backend runs before loading a file: is it a whole, safe ONNX model?"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from deploybench.core.errors import BackendError
+
+ONNX_DTYPES = {
+    "tensor(float)": "float32",
+    "tensor(double)": "float64",
+    "tensor(float16)": "float16",
+    "tensor(int64)": "int64",
+    "tensor(int32)": "int32",
+    "tensor(int16)": "int16",
+    "tensor(int8)": "int8",
+    "tensor(uint8)": "uint8",
+    "tensor(bool)": "bool",
+}
+"""ONNX Runtime's type strings -> NumPy dtype names."""
+
+
+def check_onnx_model(path: Path) -> list[Path]:
+    """Refuse a file that is not a complete ONNX model or whose external data lies outside its folder.
+
+    Returns the external data files the model uses.
+    """
+    import onnx
+    from google.protobuf.message import DecodeError
+
+    if not path.is_file():
+        raise BackendError(f"{path}: no such model file", hint="give the path of an .onnx file")
+    try:
+        model = onnx.load(str(path), load_external_data=False)
+    except (DecodeError, RuntimeError, ValueError) as exc:
+        raise BackendError(
+            f"{path}: not a readable ONNX model ({exc})", hint="check that the file is a whole, uncorrupted .onnx file"
+        ) from exc
+    if not model.graph.node and not model.graph.output:
+        raise BackendError(f"{path}: not an ONNX model (no graph)", hint="give an .onnx file exported by a converter")
+    data_files = _external_data(model, path)
+    try:
+        onnx.checker.check_model(str(path))
+    except onnx.checker.ValidationError as exc:
+        first = str(exc).strip().splitlines()[0]
+        raise BackendError(f"{path}: invalid ONNX model: {first}", hint="re-export the model") from exc
+    return data_files
+
+
+def _external_data(model: object, path: Path) -> list[Path]:
+    from onnx.external_data_helper import ExternalDataInfo, _get_all_tensors, uses_external_data
+
+    folder = path.parent.resolve()
+    files: list[Path] = []
+    for tensor in _get_all_tensors(model):  # type: ignore[arg-type]
+        if not uses_external_data(tensor):
+            continue
+        location = ExternalDataInfo(tensor).location
+        target = (folder / location).resolve()
+        if os.path.commonpath([folder, target]) != str(folder):
+            raise BackendError(
+                f"{path}: external data of tensor `{tensor.name}` points outside the model's folder (`{location}`)",
+                hint="keep external data files beside the .onnx file; a path leaving the folder is refused",
+            )
+        if not target.is_file():
+            raise BackendError(
+                f"{path}: external data file `{location}` of tensor `{tensor.name}` is missing",
+                hint="copy the .onnx file together with its data files",
+            )
+        if target not in files:
+            files.append(target)
+    return files

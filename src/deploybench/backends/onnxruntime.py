@@ -1,0 +1,135 @@
+"""ONNX Runtime on the CPU execution provider, timed on inputs bound with IO binding."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from deploybench.backends.base import Capabilities, Prepared, Probe, TensorSpec
+from deploybench.backends.onnx_model import ONNX_DTYPES, check_onnx_model
+from deploybench.backends.settings import resolve_settings
+from deploybench.core.errors import BackendError
+from deploybench.core.records import SettingValue
+
+if TYPE_CHECKING:
+    import numpy as np
+
+OPTIMIZATION_LEVELS = ("disable", "basic", "extended", "all")
+SETTINGS = {
+    "threads": "intra-op threads (default: physical cores)",
+    "inter_op_threads": "inter-op threads (default 1)",
+    "graph_optimization": "disable, basic, extended or all (default all)",
+    "execution_mode": "sequential or parallel (default sequential)",
+    "spinning": "let idle intra-op threads spin (default true, ONNX Runtime's own default)",
+}
+
+
+class OnnxRuntimeBackend:
+    """ONNX Runtime, CPUExecutionProvider."""
+
+    name: ClassVar[str] = "onnxruntime"
+
+    def probe(self) -> Probe:
+        """Installed? Which version?"""
+        try:
+            import onnxruntime
+        except ImportError:
+            return Probe(False, reason="onnxruntime is not installed: pip install 'deploybench[onnxruntime]'")
+        return Probe(True, version=onnxruntime.__version__)
+
+    def capabilities(self) -> Capabilities:
+        """ONNX in; one session serves concurrent `infer` calls."""
+        return Capabilities(input_formats=("onnx",), concurrent_sessions=True, settings=SETTINGS)
+
+    def prepare(self, model: Path, settings: dict[str, SettingValue], workdir: Path) -> Prepared:
+        """Check the model and resolve every setting; ONNX Runtime compiles at load, so nothing to convert."""
+        import psutil
+
+        check_onnx_model(model)
+        defaults: dict[str, SettingValue] = {
+            "threads": psutil.cpu_count(logical=False) or 1,
+            "inter_op_threads": 1,
+            "graph_optimization": "all",
+            "execution_mode": "sequential",
+            "spinning": True,
+        }
+        resolved = resolve_settings(self.name, settings, defaults)
+        if resolved["graph_optimization"] not in OPTIMIZATION_LEVELS:
+            raise BackendError(
+                f"onnxruntime: `graph_optimization` = {resolved['graph_optimization']!r}",
+                hint=f"use one of {', '.join(OPTIMIZATION_LEVELS)}",
+            )
+        if resolved["execution_mode"] not in ("sequential", "parallel"):
+            raise BackendError("onnxruntime: `execution_mode` must be sequential or parallel")
+        return Prepared(artifact=model, prepare_s=None, settings=resolved)
+
+    def open_session(self, prepared: Prepared) -> OnnxRuntimeSession:
+        """Create the InferenceSession with the resolved options."""
+        import onnxruntime as ort
+
+        options = ort.SessionOptions()
+        settings = prepared.settings
+        options.intra_op_num_threads = int(settings["threads"])
+        options.inter_op_num_threads = int(settings["inter_op_threads"])
+        options.graph_optimization_level = {
+            "disable": ort.GraphOptimizationLevel.ORT_DISABLE_ALL,
+            "basic": ort.GraphOptimizationLevel.ORT_ENABLE_BASIC,
+            "extended": ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED,
+            "all": ort.GraphOptimizationLevel.ORT_ENABLE_ALL,
+        }[str(settings["graph_optimization"])]
+        options.execution_mode = (
+            ort.ExecutionMode.ORT_PARALLEL
+            if settings["execution_mode"] == "parallel"
+            else ort.ExecutionMode.ORT_SEQUENTIAL
+        )
+        options.add_session_config_entry("session.intra_op.allow_spinning", "1" if settings["spinning"] else "0")
+        options.log_severity_level = 3
+        try:
+            session = ort.InferenceSession(str(prepared.artifact), options, providers=["CPUExecutionProvider"])
+        except Exception as exc:
+            raise BackendError(f"onnxruntime cannot load {prepared.artifact}: {exc}") from exc
+        return OnnxRuntimeSession(session)
+
+
+class OnnxRuntimeSession:
+    """A loaded InferenceSession with one IO binding for timed runs."""
+
+    def __init__(self, session: Any) -> None:
+        self._session = session
+        self._binding = session.io_binding()
+        self._names = [o.name for o in session.get_outputs()]
+        self._fed: dict[str, np.ndarray] = {}
+
+    def inputs(self) -> list[TensorSpec]:
+        """Name, shape and dtype of each input."""
+        return [
+            TensorSpec(name=i.name, shape=tuple(i.shape), dtype=ONNX_DTYPES.get(i.type, i.type))
+            for i in self._session.get_inputs()
+        ]
+
+    def bind(self, feeds: dict[str, np.ndarray]) -> None:
+        """Bind the arrays as the inputs (ONNX Runtime reads them in place on the CPU)."""
+        self._binding.clear_binding_inputs()
+        self._binding.clear_binding_outputs()
+        self._fed = dict(feeds)
+        for name, array in self._fed.items():
+            self._binding.bind_cpu_input(name, array)
+        for name in self._names:
+            self._binding.bind_output(name, "cpu")
+
+    def run(self) -> None:
+        """One inference on the bound inputs."""
+        self._session.run_with_iobinding(self._binding)
+
+    def outputs(self) -> dict[str, np.ndarray]:
+        """Outputs of the last bound run."""
+        return dict(zip(self._names, self._binding.copy_outputs_to_cpu(), strict=True))
+
+    def infer(self, feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """Copy in, run, copy out; thread-safe."""
+        return dict(zip(self._names, self._session.run(None, feeds), strict=True))
+
+    def close(self) -> None:
+        """Drop the session."""
+        self._binding = None
+        self._session = None
