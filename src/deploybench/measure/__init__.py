@@ -1,0 +1,1 @@
+"""Timing, statistics, stopping rules, fidelity and resource monitors."""
