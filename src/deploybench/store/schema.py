@@ -1,0 +1,34 @@
+"""The store's tables as typed SQLAlchemy models; the migrations in `migrations/versions` create them."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import DateTime, Float, Integer, String, Text
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+VERSION_TABLE = "deploybench_alembic_version"
+"""Alembic's version table, named for deploybench so a shared database can hold other applications' too."""
+
+
+class Base(DeclarativeBase):
+    """Declarative base of the store's tables."""
+
+
+class ResultRow(Base):
+    """One stored result: the whole record as JSON, plus the columns results are listed and filtered by."""
+
+    __tablename__ = "results"
+    __table_args__ = ({"sqlite_autoincrement": True},)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    job_key: Mapped[str] = mapped_column(String(64), index=True)
+    campaign: Mapped[str | None] = mapped_column(String(200), index=True)
+    status: Mapped[str] = mapped_column(String(16))
+    framework: Mapped[str] = mapped_column(String(100))
+    model_sha256: Mapped[str] = mapped_column(String(64))
+    scenario: Mapped[str] = mapped_column(String(32))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    schema_version: Mapped[int] = mapped_column(Integer)
+    median_us: Mapped[float | None] = mapped_column(Float)
+    record_json: Mapped[str] = mapped_column(Text)
