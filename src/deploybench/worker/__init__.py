@@ -1,0 +1,1 @@
+"""The process boundary: each job is measured in a worker process that speaks JSON job/result records."""

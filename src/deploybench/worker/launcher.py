@@ -1,0 +1,156 @@
+"""Run a job in a worker process and turn whatever happens to it into a ResultRecord.
+
+A crash (signal), an out-of-memory kill, a hang past the job's timeout or garbage on stdout all become
+failed results carrying the reason and the tail of the worker's stderr; the caller goes on.
+"""
+
+from __future__ import annotations
+
+import os
+import selectors
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Mapping
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from deploybench.core.records import Failure, JobSpec, ResultRecord, Status
+from deploybench.worker.protocol import PROGRESS, RESULT, parse_line
+
+STDERR_TAIL_LINES = 40
+SIGNAL_MEANINGS = {
+    signal.SIGSEGV: "crashed with a segmentation fault (SIGSEGV) in the runtime",
+    signal.SIGABRT: "aborted (SIGABRT): the runtime hit a fatal internal error",
+    signal.SIGBUS: "crashed with a bus error (SIGBUS)",
+    signal.SIGFPE: "crashed with a floating-point exception (SIGFPE)",
+    signal.SIGILL: "crashed on an illegal instruction (SIGILL): the build may not match this CPU",
+    signal.SIGKILL: "was killed (SIGKILL), most often by the out-of-memory killer: check `dmesg` and free memory",
+}
+
+
+def run_in_worker(
+    job: JobSpec,
+    on_progress: Callable[[str], None] | None = None,
+    python: str = sys.executable,
+    env: Mapping[str, str] | None = None,
+    workdir: Path | None = None,
+) -> ResultRecord:
+    """Measure job in a fresh worker process; never raises for what happens inside the worker."""
+    process = subprocess.Popen(
+        [python, "-m", "deploybench.worker"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        cwd=workdir,
+        env=dict(os.environ if env is None else env),
+        start_new_session=True,
+    )
+    tail: deque[str] = deque(maxlen=STDERR_TAIL_LINES)
+    reader = threading.Thread(target=_drain, args=(process.stderr, tail), daemon=True)
+    reader.start()
+    assert process.stdin is not None and process.stdout is not None
+    process.stdin.write(job.model_dump_json().encode("utf-8"))
+    process.stdin.close()
+    phase = "start"
+    record: ResultRecord | None = None
+    deadline = time.monotonic() + job.timeout_s
+    selector = selectors.DefaultSelector()
+    selector.register(process.stdout, selectors.EVENT_READ)
+    buffer = b""
+    timed_out = False
+    while True:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            timed_out = True
+            break
+        if not selector.select(timeout=min(remaining, 1.0)):
+            continue
+        chunk = os.read(process.stdout.fileno(), 65536)
+        if not chunk:
+            break
+        buffer += chunk
+        while b"\n" in buffer:
+            line, buffer = buffer.split(b"\n", 1)
+            event = parse_line(line.decode("utf-8", errors="replace"))
+            if event is None:
+                continue
+            if event["event"] == PROGRESS:
+                phase = str(event.get("phase", phase))
+                if on_progress:
+                    on_progress(phase)
+            elif event["event"] == RESULT:
+                record = _parse_record(job, event.get("record"), tail)
+    selector.close()
+    if timed_out:
+        _kill_group(process)
+    exit_code = process.wait()
+    reader.join(timeout=5)
+    if record is not None:
+        return record
+    return failed(job, _failure(phase, exit_code, timed_out, job.timeout_s, "\n".join(tail)))
+
+
+def failed(job: JobSpec, failure: Failure) -> ResultRecord:
+    """A failed result for job."""
+    return ResultRecord(job_key=job.key(), job=job, status=Status.FAILED, failure=failure)
+
+
+def _failure(phase: str, exit_code: int, timed_out: bool, timeout_s: float, stderr: str) -> Failure:
+    if timed_out:
+        return Failure(
+            kind="timeout",
+            phase=phase,
+            message=f"the worker was still in phase `{phase}` after {timeout_s:g} s and was killed; "
+            "raise the job's timeout if the model needs longer",
+            exit_code=exit_code,
+            stderr_tail=stderr,
+        )
+    if exit_code < 0:
+        number = -exit_code
+        meaning = SIGNAL_MEANINGS.get(signal.Signals(number), f"was killed by signal {number}")
+        return Failure(
+            kind="killed" if number == signal.SIGKILL else "crash",
+            phase=phase,
+            message=f"the worker {meaning} during phase `{phase}`",
+            exit_code=exit_code,
+            stderr_tail=stderr,
+        )
+    return Failure(
+        kind="protocol",
+        phase=phase,
+        message=f"the worker exited with status {exit_code} during phase `{phase}` without a result; see its stderr",
+        exit_code=exit_code,
+        stderr_tail=stderr,
+    )
+
+
+def _parse_record(job: JobSpec, data: object, tail: deque[str]) -> ResultRecord:
+    try:
+        return ResultRecord.model_validate(data)
+    except ValidationError as exc:
+        return failed(
+            job,
+            Failure(
+                kind="protocol",
+                phase="result",
+                message=f"the worker sent a result that is not a valid record: {exc.errors()[0]['msg']}",
+                stderr_tail="\n".join(tail),
+            ),
+        )
+
+
+def _kill_group(process: subprocess.Popen[bytes]) -> None:
+    try:
+        os.killpg(process.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        return
+
+
+def _drain(stream: object, tail: deque[str]) -> None:
+    for raw in iter(stream.readline, b""):  # type: ignore[attr-defined]
+        tail.append(raw.decode("utf-8", errors="replace").rstrip("\n"))

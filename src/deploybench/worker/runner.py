@@ -1,0 +1,249 @@
+"""Inside the worker: prepare, load, bind, warm up, sample, compare with the reference, report.
+
+Every failure the worker can catch becomes a failed ResultRecord naming the phase it happened in.
+"""
+
+from __future__ import annotations
+
+import itertools
+import platform
+import tempfile
+import time
+import traceback
+from collections.abc import Callable
+from datetime import datetime, timezone
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+
+from deploybench import __version__
+from deploybench.backends.base import Backend, Session
+from deploybench.backends.registry import load_backend
+from deploybench.catalog.local import detect_local_machine
+from deploybench.core.errors import BackendError, ConfigurationError, DeploybenchError
+from deploybench.core.hashing import file_sha256
+from deploybench.core.records import (
+    SCHEMA_VERSION,
+    Failure,
+    Fidelity,
+    JobSpec,
+    Measurement,
+    Provenance,
+    Resources,
+    ResultRecord,
+    ScenarioKind,
+    SettingValue,
+    Status,
+    Timing,
+)
+from deploybench.measure.clock import MonotonicClock
+from deploybench.measure.fidelity import compare
+from deploybench.measure.monitors import EnergyMeter, current_rss_bytes, peak_rss_bytes
+from deploybench.measure.sampling import SamplingOutcome, sample, warm_up
+from deploybench.measure.server import serve
+from deploybench.measure.stability import environment_warnings, series_warnings
+from deploybench.measure.stats import determinism, summarize
+from deploybench.worker.inputs import Feeds, InputSet, build_inputs
+
+PACKAGES = ("numpy", "onnx", "onnxruntime", "scipy")
+
+
+class _Phases:
+    def __init__(self, announce: Callable[[str], None]) -> None:
+        self.current = "start"
+        self._announce = announce
+
+    def enter(self, phase: str) -> None:
+        self.current = phase
+        self._announce(phase)
+
+
+def run_job(job: JobSpec, announce: Callable[[str], None]) -> ResultRecord:
+    """Measure one job; a failure becomes a failed record, never an exception."""
+    phases = _Phases(announce)
+    try:
+        return _measure(job, phases)
+    except DeploybenchError as exc:
+        failure = Failure(kind="error", phase=phases.current, message=str(exc), error_type=type(exc).__name__)
+    except Exception as exc:  # a runtime's own exception: reported with its traceback, never lost
+        failure = Failure(
+            kind="error",
+            phase=phases.current,
+            message=f"{type(exc).__name__}: {exc}",
+            error_type=type(exc).__name__,
+            stderr_tail=traceback.format_exc()[-4000:],
+        )
+    return ResultRecord(job_key=job.key(), job=job, status=Status.FAILED, failure=failure)
+
+
+def _measure(job: JobSpec, phases: _Phases) -> ResultRecord:
+    started = datetime.now(timezone.utc)
+    phases.enter("prepare")
+    model = Path(job.model.path)
+    if not model.is_file():
+        raise ConfigurationError(f"{model}: no such model file", hint="give the path of an .onnx file")
+    if file_sha256(model) != job.model.sha256:
+        raise ConfigurationError(f"{model}: the file changed since the job was planned", hint="run the job again")
+    backend = _available(job.framework)
+    clock = MonotonicClock()
+    energy = EnergyMeter()
+    with tempfile.TemporaryDirectory(prefix="deploybench-") as workdir:
+        prepared = backend.prepare(model, dict(job.settings), Path(workdir))
+        phases.enter("load")
+        start = time.perf_counter()
+        session = backend.open_session(prepared)
+        load_s = time.perf_counter() - start
+        try:
+            phases.enter("inputs")
+            specs = session.inputs()
+            single = build_inputs(specs, job.data, 1)
+            phases.enter("first-inference")
+            session.bind(single.feeds[0])
+            start = time.perf_counter()
+            session.run()
+            first_s = time.perf_counter() - start
+            phases.enter("fidelity")
+            fidelity = _fidelity(job, model, single, [session.infer(f) for f in single.feeds], Path(workdir))
+            rss_before = current_rss_bytes()
+            energy.start()
+            measurements = _series(job, backend, session, single, phases, clock)
+            joules = energy.stop()
+            rss_after = current_rss_bytes()
+        finally:
+            session.close()
+        artifact_bytes = prepared.artifact.stat().st_size if prepared.artifact.is_file() else job.model.size_bytes
+    inferences = sum(m.summary.count * m.batch_size for m in measurements)
+    resources = Resources(
+        prepare_s=prepared.prepare_s,
+        load_s=load_s,
+        first_inference_s=first_s,
+        peak_rss_bytes=peak_rss_bytes(),
+        rss_growth_bytes=rss_after - rss_before,
+        artifact_size_bytes=artifact_bytes,
+        energy_per_inference_j=joules / inferences if joules is not None and inferences else None,
+        energy_unavailable=energy.unavailable_reason,
+    )
+    resolution_ns = time.get_clock_info("perf_counter").resolution * 1e9
+    warnings = [*environment_warnings()]
+    for measurement in measurements:
+        warnings += [
+            f"batch {measurement.batch_size}: {w}" for w in series_warnings(measurement.summary, resolution_ns)
+        ]
+    return ResultRecord(
+        job_key=job.key(),
+        job=job,
+        status=Status.OK,
+        measurements=tuple(measurements),
+        resources=resources,
+        fidelity=fidelity,
+        provenance=_provenance(job, backend, prepared.settings, started),
+        warnings=tuple(warnings),
+    )
+
+
+def _available(name: str) -> Backend:
+    backend = load_backend(name)
+    probe = backend.probe()
+    if not probe.available:
+        raise BackendError(f"framework `{name}` is not available here: {probe.reason}")
+    return backend
+
+
+def _series(
+    job: JobSpec, backend: Backend, session: Session, single: InputSet, phases: _Phases, clock: MonotonicClock
+) -> list[Measurement]:
+    scenario = job.scenario
+    if scenario.kind is ScenarioKind.SERVER:
+        if not backend.capabilities().concurrent_sessions:
+            raise BackendError(f"framework `{job.framework}` cannot serve concurrent requests: no server scenario")
+        if scenario.target_qps is None:
+            raise ConfigurationError("the server scenario needs a target arrival rate", hint="give --qps")
+        feeds = itertools.cycle(single.feeds)
+        phases.enter("serve")
+        outcome = serve(lambda: session.infer(next(feeds)), scenario.target_qps, scenario.concurrency, job.stopping)
+        return [_measurement(job, 1, outcome, 0, True)]
+    batches = scenario.batch_sizes if scenario.kind is ScenarioKind.OFFLINE else (1,)
+    measurements = []
+    for batch in batches:
+        inputs = single if batch == 1 else build_inputs(session.inputs(), job.data, batch)
+        call = _timed_call(job.timing, session, inputs)
+        phases.enter(f"warmup batch {batch}")
+        warmup = warm_up(call, job.stopping, clock)
+        phases.enter(f"sample batch {batch}")
+        outcome = sample(call, job.stopping, clock)
+        measurements.append(_measurement(job, batch, outcome, warmup.runs, warmup.stable))
+    return measurements
+
+
+def _timed_call(timing: Timing, session: Session, inputs: InputSet) -> Callable[[], None]:
+    if timing is Timing.BOUND:
+        session.bind(inputs.feeds[0])
+        return session.run
+    feeds = itertools.cycle(inputs.feeds)
+    return lambda: _discard(session.infer(next(feeds)))
+
+
+def _discard(_: object) -> None:
+    return None
+
+
+def _measurement(
+    job: JobSpec, batch: int, outcome: SamplingOutcome, warmup_runs: int, warmup_stable: bool
+) -> Measurement:
+    samples = outcome.samples_us
+    summary = summarize(samples, job.stopping.confidence)
+    sampling_s = outcome.sampling_s
+    return Measurement(
+        scenario=job.scenario.kind,
+        batch_size=batch,
+        target_qps=job.scenario.target_qps if job.scenario.kind is ScenarioKind.SERVER else None,
+        samples_us=tuple(samples),
+        summary=summary,
+        determinism=determinism(summary),
+        throughput_per_s=len(samples) * batch / sampling_s if sampling_s > 0 else 0.0,
+        warmup_runs=warmup_runs,
+        warmup_stable=warmup_stable,
+        stopped_by=outcome.stopped_by,
+        sampling_s=sampling_s,
+    )
+
+
+def _fidelity(job: JobSpec, model: Path, single: InputSet, outputs: list[Feeds], workdir: Path) -> Fidelity:
+    reference = _available(job.reference)
+    prepared = reference.prepare(model, {}, workdir)
+    session = reference.open_session(prepared)
+    try:
+        expected = [session.infer(feeds) for feeds in single.feeds]
+    finally:
+        session.close()
+    name = f"{job.reference} {reference.probe().version}"
+    return compare(outputs, expected, name, single.labels)
+
+
+def _provenance(job: JobSpec, backend: Backend, settings: dict[str, SettingValue], started: datetime) -> Provenance:
+    machine = detect_local_machine()
+    return Provenance(
+        deploybench_version=__version__,
+        schema_version=SCHEMA_VERSION,
+        framework_version=backend.probe().version or "unknown",
+        settings=settings,
+        machine_fingerprint=machine.fingerprint,
+        machine={
+            "cpu": machine.cpu_model or "unknown",
+            "cores": str(machine.physical_cores),
+            "threads": str(machine.logical_cpus),
+            "governor": ",".join(machine.governors) or "not exposed",
+            "kernel": f"{machine.system} {machine.release}",
+            "os": machine.distribution or machine.system,
+            "python": platform.python_version(),
+        },
+        packages={name: v for name in PACKAGES if (v := _version(name))},
+        started_at=started,
+        finished_at=datetime.now(timezone.utc),
+    )
+
+
+def _version(package: str) -> str | None:
+    try:
+        return version(package)
+    except PackageNotFoundError:
+        return None
