@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import textwrap
 from collections.abc import Callable
 from pathlib import Path
@@ -9,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from deploybench.catalog import Catalog, load_catalog
+from deploybench.cli.app import main
 
 
 @pytest.fixture(scope="session")
@@ -36,3 +38,25 @@ def user_catalog(tmp_path: Path) -> Callable[[dict[str, str]], Path]:
 @pytest.fixture(autouse=True)
 def _no_user_catalog_from_env(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("DEPLOYBENCH_CATALOG", raising=False)
+
+
+def run(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, *args: str) -> tuple[int, str, str]:
+    """Run the console entry point in-process; return exit status, stdout and stderr."""
+    monkeypatch.setattr(sys, "argv", ["deploybench", *args])
+    monkeypatch.setenv("COLUMNS", "250")
+    status = 0
+    try:
+        main()
+    except SystemExit as exc:
+        status = exc.code if isinstance(exc.code, int) else 1
+    out, err = capsys.readouterr()
+    return status, out, err
+
+
+Run = Callable[..., tuple[int, str, str]]
+"""Runs `deploybench ARGS...` in-process: (exit status, stdout, stderr)."""
+
+
+@pytest.fixture
+def cli(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> Run:
+    return lambda *args: run(capsys, monkeypatch, *args)

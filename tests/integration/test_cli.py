@@ -12,32 +12,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from tests.conftest import Run
 
 from deploybench.catalog import Catalog
-from deploybench.cli.app import main
 
 MakeCatalog = Callable[[dict[str, str]], Path]
-
-
-def run(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, *args: str) -> tuple[int, str, str]:
-    """Run the console entry point in-process; return exit status, stdout and stderr."""
-    monkeypatch.setattr(sys, "argv", ["deploybench", *args])
-    monkeypatch.setenv("COLUMNS", "250")
-    status = 0
-    try:
-        main()
-    except SystemExit as exc:
-        status = exc.code if isinstance(exc.code, int) else 1
-    out, err = capsys.readouterr()
-    return status, out, err
-
-
-Run = Callable[..., tuple[int, str, str]]
-
-
-@pytest.fixture
-def cli(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> Run:
-    return lambda *args: run(capsys, monkeypatch, *args)
 
 
 def test_targets_as_json_hold_full_records(cli: Run, builtin: Catalog) -> None:

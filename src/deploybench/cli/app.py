@@ -11,6 +11,9 @@ from rich.markup import escape
 
 from deploybench import __version__
 from deploybench.cli.catalog import catalog_app
+from deploybench.cli.measure import campaign_run, run
+from deploybench.cli.quickstart import quickstart
+from deploybench.cli.results import results_app
 from deploybench.core.errors import DeploybenchError
 
 app = typer.Typer(
@@ -20,6 +23,12 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.add_typer(catalog_app, name="catalog")
+app.add_typer(results_app, name="results")
+campaign_app = typer.Typer(help="Run campaign files: models x frameworks x settings x scenarios.", no_args_is_help=True)
+campaign_app.command("run")(campaign_run)
+app.add_typer(campaign_app, name="campaign")
+app.command()(run)
+app.command()(quickstart)
 
 
 def _version(value: bool) -> None:

@@ -1,0 +1,1 @@
+"""Orchestration: campaigns of jobs and their resume, and the bundled example model."""

@@ -1,0 +1,121 @@
+"""`deploybench run` and `deploybench campaign run`: measure deployments and store the results."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from deploybench.campaign.plan import model_ref, plan_jobs
+from deploybench.campaign.runner import run_jobs
+from deploybench.campaign.spec import load_campaign
+from deploybench.cli.output import note, print_table
+from deploybench.cli.progress import campaign_progress
+from deploybench.cli.values import parse_dims, parse_grid
+from deploybench.core.errors import DeploybenchError
+from deploybench.core.records import InputData, JobSpec, ResultRecord, Scenario, ScenarioKind, StoppingRule, Timing
+from deploybench.report.tables import SUMMARY_COLUMNS, summary_rows
+from deploybench.store import ResultStore
+from deploybench.store.url import redact_url
+
+Database = Annotated[
+    str | None, typer.Option("--db", help="Results database URL (default: env DEPLOYBENCH_DB, else SQLite).")
+]
+
+
+def run(
+    model: Annotated[Path, typer.Argument(help="ONNX model file.")],
+    framework: Annotated[list[str], typer.Option("--framework", "-F", help="Backend (repeatable).")] = ["onnxruntime"],  # noqa: B006
+    threads: Annotated[str | None, typer.Option(help="Thread counts to cross, e.g. 1,2.")] = None,
+    setting: Annotated[list[str] | None, typer.Option("--set", help="Backend setting NAME=V1,V2 (repeatable).")] = None,
+    scenario: Annotated[
+        ScenarioKind, typer.Option(help="single-stream, offline or server.")
+    ] = ScenarioKind.SINGLE_STREAM,
+    batch: Annotated[str, typer.Option(help="Batch sizes for offline, e.g. 1,8,32.")] = "1",
+    qps: Annotated[float | None, typer.Option(help="Arrival rate for server, queries/s.")] = None,
+    concurrency: Annotated[int, typer.Option(help="Concurrent requests for server.")] = 2,
+    data: Annotated[Path | None, typer.Option(help="Inputs: .npz with x (and labels y).")] = None,
+    count: Annotated[int, typer.Option(help="Distinct inputs (cycled, and compared for fidelity).")] = 16,
+    seed: Annotated[int, typer.Option(help="Seed of random inputs.")] = 0,
+    dim: Annotated[list[str] | None, typer.Option(help="Dynamic dimension NAME=VALUE (repeatable).")] = None,
+    timing: Annotated[Timing, typer.Option(help="bound (inputs bound before timing) or end-to-end.")] = Timing.BOUND,
+    reference: Annotated[str, typer.Option(help="Backend giving the FP32 reference outputs.")] = "onnx-reference",
+    min_samples: Annotated[int, typer.Option(help="Fewest timed samples.")] = 100,
+    max_samples: Annotated[int, typer.Option(help="Most timed samples.")] = 100_000,
+    min_duration: Annotated[float, typer.Option(help="Shortest sampling, s.")] = 1.0,
+    max_duration: Annotated[float, typer.Option(help="Longest sampling, s.")] = 30.0,
+    ci: Annotated[float, typer.Option(help="Target half-width of the median's 95 % CI, relative.")] = 0.01,
+    timeout: Annotated[float, typer.Option(help="Kill a worker after this many seconds.")] = 900.0,
+    campaign: Annotated[str | None, typer.Option(help="Store the results under this campaign name.")] = None,
+    retry_failed: Annotated[bool, typer.Option(help="Run again jobs whose stored result failed.")] = False,
+    db: Database = None,
+) -> None:
+    """Measure one model on one or more frameworks and settings; resumes what is already stored."""
+    grid = parse_grid(setting or [])
+    if threads:
+        grid["threads"] = parse_grid([f"threads={threads}"])["threads"]
+    inputs = InputData(
+        source="npz" if data else "random",
+        path=str(data.resolve()) if data else None,
+        seed=seed,
+        count=count,
+        dims=parse_dims(dim or []),
+    )
+    kind_batches = tuple(int(b) for b in batch.split(",") if b.strip())
+    jobs = plan_jobs(
+        [(model_ref(model), inputs)],
+        [(name, grid) for name in framework],
+        [Scenario(kind=scenario, batch_sizes=kind_batches, target_qps=qps, concurrency=concurrency)],
+        StoppingRule(
+            min_samples=min_samples,
+            max_samples=max_samples,
+            min_duration_s=min_duration,
+            max_duration_s=max_duration,
+            relative_half_width=ci,
+        ),
+        timing,
+        reference,
+        timeout,
+    )
+    execute(jobs, campaign, retry_failed, db)
+
+
+def campaign_run(
+    file: Annotated[Path, typer.Argument(help="Campaign YAML file.")],
+    retry_failed: Annotated[bool, typer.Option(help="Run again jobs whose stored result failed.")] = False,
+    db: Database = None,
+) -> None:
+    """Run a campaign file; run it again after an interruption to resume where it stopped."""
+    spec, jobs = load_campaign(file)
+    execute(jobs, spec.name, retry_failed, db)
+
+
+def execute(
+    jobs: list[JobSpec], campaign: str | None, retry_failed: bool, db: str | None
+) -> list[tuple[int, ResultRecord]]:
+    """Run the jobs not stored yet, print the side-by-side table of every job's newest result, and
+    raise when a job failed."""
+    with ResultStore.open(db) as store:
+        with campaign_progress(len(jobs)) as progress:
+            outcome = run_jobs(jobs, store, campaign, retry_failed, progress)
+        if outcome.skipped:
+            note(
+                f"{len(outcome.skipped)} job(s) already stored: shown, not run again (--retry-failed reruns failures)."
+            )
+        newest = {row.job_key: row.id for row in reversed(store.rows(campaign=campaign))}
+        results = [(newest[job.key()], store.get(newest[job.key()])) for job in jobs if job.key() in newest]
+        where = redact_url(store.url)
+    print_table(f"{len(results)} result(s) in {where}", SUMMARY_COLUMNS, summary_rows(results))
+    for result_id, record in results:
+        if record.failure:
+            note(
+                f"error: result {result_id} ({record.job.framework}) failed in phase "
+                f"`{record.failure.phase}`: {record.failure.message}"
+            )
+        for warning in record.warnings:
+            note(f"warning: result {result_id}: {warning}")
+    failed = sum(1 for _, record in results if record.failure)
+    if failed:
+        raise DeploybenchError(f"{failed} of {len(results)} job(s) failed", hint="see the errors above")
+    return results

@@ -1,0 +1,42 @@
+"""Parse the compact values users type on the command line: `NAME=V1,V2`, `1,2`, `true`."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from deploybench.core.errors import ConfigurationError
+from deploybench.core.records import SettingValue
+
+
+def parse_value(text: str) -> SettingValue:
+    """`true`/`false` -> bool, an integer -> int, a decimal -> float, anything else stays text."""
+    lowered = text.strip().lower()
+    if lowered in ("true", "false"):
+        return lowered == "true"
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            continue
+    return text.strip()
+
+
+def parse_grid(items: Sequence[str]) -> dict[str, list[SettingValue]]:
+    """`NAME=V1,V2` items -> {NAME: [V1, V2]}."""
+    grid: dict[str, list[SettingValue]] = {}
+    for item in items:
+        name, sep, values = item.partition("=")
+        if not sep or not name.strip() or not values.strip():
+            raise ConfigurationError(f"cannot read the setting `{item}`", hint="write NAME=VALUE or NAME=V1,V2")
+        grid[name.strip()] = [parse_value(v) for v in values.split(",") if v.strip()]
+    return grid
+
+
+def parse_dims(items: Sequence[str]) -> dict[str, int]:
+    """`NAME=INT` items -> {NAME: INT}."""
+    dims: dict[str, int] = {}
+    for name, values in parse_grid(items).items():
+        if len(values) != 1 or not isinstance(values[0], int) or isinstance(values[0], bool) or values[0] < 1:
+            raise ConfigurationError(f"dimension `{name}` needs one positive integer", hint="write --dim NAME=224")
+        dims[name] = values[0]
+    return dims

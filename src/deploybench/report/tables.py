@@ -1,0 +1,71 @@
+"""Stored results as rows of text: the side-by-side tables of `results list` and `run`."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from deploybench.core.records import Measurement, ResultRecord
+
+SUMMARY_COLUMNS = (
+    "id",
+    "status",
+    "framework",
+    "settings",
+    "scenario",
+    "batch",
+    "median_us",
+    "p99_us",
+    "ci_pct",
+    "cv",
+    "determinism",
+    "per_s",
+    "cosine",
+    "top1_agree",
+    "accuracy",
+    "note",
+)
+
+
+def summary_rows(results: Sequence[tuple[int, ResultRecord]]) -> list[dict[str, str]]:
+    """One row per measurement of each result (one row for a failed result)."""
+    rows = []
+    for result_id, record in results:
+        base = {
+            "id": str(result_id),
+            "status": record.status.value,
+            "framework": record.job.framework,
+            "settings": ", ".join(f"{k}={v}" for k, v in sorted(record.job.settings.items())),
+            "scenario": record.job.scenario.kind.value,
+        }
+        if not record.measurements:
+            failure = record.failure
+            note = f"{failure.phase}: {failure.message}" if failure else ""
+            rows.append({c: "" for c in SUMMARY_COLUMNS} | base | {"note": note})
+            continue
+        for measurement in record.measurements:
+            rows.append({c: "" for c in SUMMARY_COLUMNS} | base | _measured(record, measurement))
+    return rows
+
+
+def _measured(record: ResultRecord, m: Measurement) -> dict[str, str]:
+    s = m.summary
+    half_width = max(s.median_us - s.median_ci_low_us, s.median_ci_high_us - s.median_us)
+    fidelity = record.fidelity
+    cosine = min((o.cosine_similarity for o in fidelity.outputs), default=None) if fidelity else None
+    return {
+        "batch": str(m.batch_size),
+        "median_us": f"{s.median_us:.1f}",
+        "p99_us": f"{s.p99_us:.1f}",
+        "ci_pct": f"±{100 * half_width / s.median_us:.2f}",
+        "cv": f"{s.cv:.3f}",
+        "determinism": m.determinism.verdict,
+        "per_s": f"{m.throughput_per_s:.1f}",
+        "cosine": "" if cosine is None else f"{cosine:.6f}",
+        "top1_agree": _share(fidelity.top1_agreement if fidelity else None),
+        "accuracy": _share(fidelity.accuracy if fidelity else None),
+        "note": f"{len(record.warnings)} warning(s)" if record.warnings else "",
+    }
+
+
+def _share(value: float | None) -> str:
+    return "" if value is None else f"{value:.4f}"

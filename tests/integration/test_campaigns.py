@@ -1,0 +1,154 @@
+"""`deploybench run`, `campaign run` and `results ...`: measured, stored, resumed, compared, exported."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+from tests.conftest import Run
+from tests.support.models import tiny_classifier
+
+QUICK = ["--min-samples", "20", "--min-duration", "0.05", "--max-duration", "1", "--count", "4"]
+
+
+@pytest.fixture
+def model(tmp_path: Path) -> Path:
+    return tiny_classifier(tmp_path / "tiny.onnx")
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'results.db'}"
+
+
+def campaign_file(tmp_path: Path, body: str) -> Path:
+    path = tmp_path / "campaign.yaml"
+    path.write_text(textwrap.dedent(body).lstrip(), encoding="utf-8")
+    return path
+
+
+CAMPAIGN = """
+    name: tiny
+    models:
+      - path: tiny.onnx
+        data: {count: 4}
+    frameworks:
+      - name: onnxruntime
+        settings: {threads: [1, 2]}
+    scenarios:
+      - {kind: single-stream}
+    stopping: {min_samples: 20, min_duration_s: 0.05, max_duration_s: 1.0, warmup_max: 50}
+"""
+
+
+def test_run_stores_and_lists_results(cli: Run, model: Path, db: str) -> None:
+    status, out, _ = cli("run", str(model), "--threads", "1,2", "--db", db, *QUICK)
+    assert status == 0
+    assert "onnxruntime" in out and "threads=1" in out and "threads=2" in out
+    status, out, _ = cli("results", "list", "--db", db, "--format", "csv")
+    rows = list(csv.DictReader(io.StringIO(out)))
+    assert sorted(r["settings"] for r in rows) == ["threads=1", "threads=2"]
+    assert all(r["status"] == "ok" and float(r["median_us"]) > 0 for r in rows)
+
+
+def test_show_compare_and_export(cli: Run, model: Path, db: str, tmp_path: Path) -> None:
+    cli("run", str(model), "--threads", "1,2", "--db", db, *QUICK)
+    status, out, _ = cli("results", "show", "1", "--db", db)
+    record = json.loads(out)
+    assert status == 0 and record["id"] == 1 and record["provenance"]["framework_version"]
+    assert record["measurements"][0]["samples_us"].endswith("samples (use --samples)")
+    status, out, _ = cli("results", "compare", "1", "2", "--db", db)
+    assert status == 0 and "B/A" in out and "Mann-Whitney" in out
+    target = tmp_path / "export.json"
+    status, _, _ = cli("results", "export", "--db", db, "--output", str(target))
+    exported = json.loads(target.read_text())
+    assert status == 0 and [r["id"] for r in exported] == [2, 1]
+    assert len(exported[0]["measurements"][0]["samples_us"]) >= 20
+
+
+def test_run_again_skips_what_is_stored(cli: Run, model: Path, db: str) -> None:
+    cli("run", str(model), "--threads", "1", "--db", db, *QUICK)
+    status, _, err = cli("run", str(model), "--threads", "1,2", "--db", db, *QUICK)
+    assert status == 0 and "1 job(s) already stored" in err
+    status, out, _ = cli("results", "list", "--db", db, "--format", "json")
+    assert len(json.loads(out)) == 2
+
+
+def test_a_bad_model_fails_with_one_line_and_is_stored(cli: Run, tmp_path: Path, db: str) -> None:
+    path = tmp_path / "broken.onnx"
+    path.write_bytes(b"\x08\x07garbage")
+    status, _, err = cli("run", str(path), "--db", db, *QUICK)
+    assert status == 1
+    assert "failed in phase `prepare`" in err and "ONNX model" in err
+    assert "Traceback" not in err
+    status, out, _ = cli("results", "list", "--db", db, "--status", "failed", "--format", "json")
+    assert len(json.loads(out)) == 1
+
+
+def test_campaign_runs_and_resumes(cli: Run, model: Path, db: str, tmp_path: Path) -> None:
+    path = campaign_file(tmp_path, CAMPAIGN)
+    status, out, _ = cli("campaign", "run", str(path), "--db", db)
+    assert status == 0
+    status, _, err = cli("campaign", "run", str(path), "--db", db)
+    assert status == 0 and "2 job(s) already stored" in err
+    status, out, _ = cli("results", "list", "--db", db, "--campaign", "tiny", "--format", "json")
+    assert len(json.loads(out)) == 2
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (("scenarios:", "colour: red\n    scenarios:"), "campaign.yaml:8: `colour`: is not a field here"),
+        (("name: onnxruntime", "name: tensorflow-magic"), "campaign.yaml:6: `frameworks.0.name`: unknown framework"),
+        (("path: tiny.onnx", "path: missing.onnx"), "missing.onnx: no such model file"),
+        (("{kind: single-stream}", "{kind: batchy}"), "campaign.yaml:9: `scenarios.0.kind`"),
+    ],
+)
+def test_bad_campaign_files(
+    cli: Run, model: Path, db: str, tmp_path: Path, change: tuple[str, str], message: str
+) -> None:
+    path = campaign_file(tmp_path, CAMPAIGN.replace(*change))
+    status, _, err = cli("campaign", "run", str(path), "--db", db)
+    assert status == 2
+    assert message in err and len(err.strip().splitlines()) == 1
+
+
+def test_resume_after_the_controller_is_killed(model: Path, tmp_path: Path) -> None:
+    database = tmp_path / "results.db"
+    body = CAMPAIGN.replace("threads: [1, 2]", "threads: [1, 2, 3]").replace(
+        "max_duration_s: 1.0", "max_duration_s: 2.0"
+    )
+    path = campaign_file(tmp_path, body.replace("min_duration_s: 0.05", "min_duration_s: 1.5"))
+    command = [sys.executable, "-m", "deploybench.cli", "campaign", "run", str(path), "--db", f"sqlite:///{database}"]
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and _stored(database) < 1:
+        time.sleep(0.1)
+    os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
+    first = _stored(database)
+    assert 1 <= first < 3
+    assert sqlite3.connect(database).execute("PRAGMA integrity_check").fetchone() == ("ok",)
+    done = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert f"{first} job(s) already stored" in done.stderr
+    assert _stored(database) == 3
+
+
+def _stored(database: Path) -> int:
+    if not database.exists():
+        return 0
+    try:
+        return int(sqlite3.connect(database).execute("SELECT count(*) FROM results").fetchone()[0])
+    except sqlite3.OperationalError:
+        return 0
