@@ -5,9 +5,9 @@ BIN := $(VENV)/bin
 
 .PHONY: run test lint
 
-run: $(VENV)/.installed  ## create the environment, install, browse the catalogs and show this machine as a target
-	$(BIN)/deploybench catalog targets
+run: $(VENV)/.installed  ## create the environment, install, benchmark the bundled model into SQLite, compare
 	$(BIN)/deploybench catalog show local
+	$(BIN)/deploybench quickstart
 
 test: lint  ## run every check and the whole test suite
 	$(BIN)/pytest

@@ -152,3 +152,18 @@ def _stored(database: Path) -> int:
         return int(sqlite3.connect(database).execute("SELECT count(*) FROM results").fetchone()[0])
     except sqlite3.OperationalError:
         return 0
+
+
+def test_quickstart_measures_stores_and_compares(cli: Run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    status, out, err = cli("quickstart")
+    assert status == 0, err
+    assert "threads=1" in out and "threads=2" in out and "B/A median" in out
+    assert (tmp_path / ".deploybench" / "results.db").is_file()
+    status, out, _ = cli("results", "list", "--format", "json")
+    records = json.loads(out)
+    assert len(records) == 2
+    for record in records:
+        fidelity = record["fidelity"]
+        assert fidelity["accuracy"] == fidelity["reference_accuracy"] > 0.9
+        assert fidelity["top1_agreement"] == 1.0

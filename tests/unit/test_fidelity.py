@@ -124,12 +124,14 @@ def test_mismatched_input_counts_and_no_inputs() -> None:
         compare([{"y": SCORES}, {"z": SCORES}], [{"y": SCORES}, {"z": SCORES}], "ref")
 
 
-def test_non_finite_values_fail_only_where_the_reference_differs() -> None:
+def test_non_finite_values_count_only_where_the_reference_differs() -> None:
     shared = [{"y": np.array([np.nan, np.inf, 1.0])}]
     (result,) = compare(shared, shared, "ref").outputs
-    assert (result.max_abs_error, result.cosine_similarity) == (0.0, 1.0)
-    with pytest.raises(MeasurementError, match=r"output `y` has 1 NaN or infinite value"):
-        compare([{"y": np.array([np.nan, 1.0])}], [{"y": np.array([0.5, 1.0])}], "ref")
+    assert (result.max_abs_error, result.cosine_similarity, result.nonfinite_mismatches) == (0.0, 1.0, 0)
+    (diverged,) = compare([{"y": np.array([np.nan, 1.0, 2.0])}], [{"y": np.array([0.5, 1.0, 2.5])}], "ref").outputs
+    assert diverged.nonfinite_mismatches == 1
+    assert diverged.max_abs_error == 0.5
+    assert diverged.model_dump_json()
 
 
 def test_non_numeric_output_is_refused() -> None:

@@ -196,6 +196,9 @@ class OutputFidelity(Frozen):
     mean_abs_error: float = Field(description="Mean absolute difference.")
     max_rel_error: float = Field(description="Largest difference relative to the reference's magnitude.")
     cosine_similarity: float = Field(description="Cosine similarity of the flattened outputs.")
+    nonfinite_mismatches: int = Field(
+        default=0, description="Values that are NaN or infinite in one output but not the same in the other."
+    )
 
 
 class Fidelity(Frozen):
