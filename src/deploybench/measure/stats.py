@@ -8,7 +8,7 @@ from typing import Any, Final
 
 import numpy as np
 import numpy.typing as npt
-from scipy.stats import binom
+from scipy.special import bdtr, bdtrik
 
 from deploybench.core.errors import MeasurementError
 from deploybench.core.records import Determinism, LatencySummary
@@ -76,9 +76,11 @@ def _lower_rank(count: int, confidence: float) -> int:
     with probability 1 - 2 F(k), F its distribution function; k is the largest rank with F(k) <= (1 - c) / 2.
     """
     tail = (1.0 - confidence) / 2.0
-    rank = int(binom.ppf(tail, count, 0.5))
-    if binom.cdf(rank, count, 0.5) > tail:
+    rank = max(int(np.floor(bdtrik(tail, count, 0.5))), -1)
+    while rank >= 0 and bdtr(rank, count, 0.5) > tail:
         rank -= 1
+    while rank + 1 < count and bdtr(rank + 1, count, 0.5) <= tail:
+        rank += 1
     return rank
 
 
