@@ -145,6 +145,25 @@ def test_resume_after_the_controller_is_killed(model: Path, tmp_path: Path) -> N
     assert _stored(database) == 3
 
 
+def slow_campaign(tmp_path: Path) -> tuple[Path, list[str]]:
+    """A three-job campaign whose jobs each sample for about 2.5 s, and the command that runs it."""
+    body = CAMPAIGN.replace("threads: [1, 2]", "threads: [1, 2, 3]").replace(
+        "max_duration_s: 1.0", "max_duration_s: 3.0"
+    )
+    path = campaign_file(tmp_path, body.replace("min_duration_s: 0.05", "min_duration_s: 2.5"))
+    database = tmp_path / "results.db"
+    return database, [
+        sys.executable,
+        "-m",
+        "deploybench.cli",
+        "campaign",
+        "run",
+        str(path),
+        "--db",
+        f"sqlite:///{database}",
+    ]
+
+
 def _stored(database: Path) -> int:
     if not database.exists():
         return 0
@@ -158,7 +177,7 @@ def test_quickstart_measures_stores_and_compares(cli: Run, tmp_path: Path, monke
     monkeypatch.chdir(tmp_path)
     status, out, err = cli("quickstart")
     assert status == 0, err
-    assert "threads=1" in out and "threads=2" in out and "B/A median" in out
+    assert "threads=1" in out and "threads=2" in out and "B/A" in out and "Mann-Whitney" in out
     assert (tmp_path / ".deploybench" / "results.db").is_file()
     status, out, _ = cli("results", "list", "--format", "json")
     records = json.loads(out)
@@ -167,3 +186,31 @@ def test_quickstart_measures_stores_and_compares(cli: Run, tmp_path: Path, monke
         fidelity = record["fidelity"]
         assert fidelity["accuracy"] == fidelity["reference_accuracy"] > 0.9
         assert fidelity["top1_agreement"] == 1.0
+
+
+def test_ctrl_c_stops_the_worker_and_the_campaign_resumes(model: Path, tmp_path: Path) -> None:
+    import psutil
+
+    database = tmp_path / "results.db"
+    body = CAMPAIGN.replace("threads: [1, 2]", "threads: [1, 2, 3]").replace(
+        "max_duration_s: 1.0", "max_duration_s: 3.0"
+    )
+    path = campaign_file(tmp_path, body.replace("min_duration_s: 0.05", "min_duration_s: 2.5"))
+    command = [sys.executable, "-m", "deploybench.cli", "campaign", "run", str(path), "--db", f"sqlite:///{database}"]
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and _stored(database) < 1:
+        time.sleep(0.1)
+    time.sleep(0.5)
+    workers = psutil.Process(process.pid).children(recursive=True)
+    assert workers, "a worker is measuring the second job"
+    process.send_signal(signal.SIGINT)
+    _, err = process.communicate(timeout=60)
+    assert process.returncode == 130
+    assert "interrupted: every finished job is stored" in err and "Traceback" not in err
+    _, alive = psutil.wait_procs(workers, timeout=10)
+    assert not alive
+    first = _stored(database)
+    done = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert f"{first} job(s) already stored" in done.stderr and _stored(database) == 3

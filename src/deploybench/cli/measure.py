@@ -97,8 +97,12 @@ def execute(
     """Run the jobs not stored yet, print the side-by-side table of every job's newest result, and
     raise when a job failed."""
     with ResultStore.open(db) as store:
-        with campaign_progress(len(jobs)) as progress:
-            outcome = run_jobs(jobs, store, campaign, retry_failed, progress)
+        try:
+            with campaign_progress(len(jobs)) as progress:
+                outcome = run_jobs(jobs, store, campaign, retry_failed, progress)
+        except KeyboardInterrupt:
+            note("interrupted: every finished job is stored; run the same command again to resume")
+            raise typer.Exit(130) from None
         if outcome.skipped:
             note(
                 f"{len(outcome.skipped)} job(s) already stored: shown, not run again (--retry-failed reruns failures)."

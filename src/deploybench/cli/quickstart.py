@@ -9,7 +9,7 @@ from deploybench.campaign.plan import model_ref, plan_jobs
 from deploybench.cli.measure import Database, execute
 from deploybench.cli.output import note, print_table
 from deploybench.core.records import InputData, ResultRecord, Scenario, StoppingRule
-from deploybench.report.compare import compare
+from deploybench.report.compare import compare, comparison_rows
 
 EXAMPLE_FOLDER = Path(".deploybench") / "example"
 CAMPAIGN = "quickstart"
@@ -30,17 +30,8 @@ def quickstart(db: Database = None) -> None:
         StoppingRule(),
     )
     (id_a, a), (id_b, b) = execute(jobs, CAMPAIGN, retry_failed=False, db=db)
-    rows = [
-        {
-            "B vs A": f"result {id_b} ({_threads(b)}) vs {id_a} ({_threads(a)})",
-            "B/A median": f"{c.ratio:.4f}",
-            f"{c.confidence:.0%} CI": f"{c.ratio_ci_low:.4f}-{c.ratio_ci_high:.4f}",
-            "p": f"{c.p_value:.3g}",
-            "verdict": c.verdict,
-        }
-        for c in compare(a, b)
-    ]
-    print_table("comparison", list(rows[0]), rows)
+    rows = comparison_rows(compare(a, b))
+    print_table(f"B = result {id_b} ({_threads(b)}) vs A = result {id_a} ({_threads(a)})", list(rows[0]), rows)
 
 
 def _threads(record: ResultRecord) -> str:

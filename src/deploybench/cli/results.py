@@ -13,7 +13,7 @@ from deploybench.cli.measure import Database
 from deploybench.cli.output import Format, console, print_table, print_text
 from deploybench.core.errors import ConfigurationError
 from deploybench.core.records import ResultRecord, Status
-from deploybench.report.compare import compare
+from deploybench.report.compare import compare, comparison_rows
 from deploybench.report.tables import SUMMARY_COLUMNS, summary_rows
 from deploybench.store import ResultStore
 
@@ -61,18 +61,7 @@ def compare_results(
     """B against A: ratio of medians with its 95 % confidence interval, and a Mann-Whitney U test."""
     with ResultStore.open(db) as store:
         record_a, record_b = store.get(a), store.get(b)
-    rows = [
-        {
-            "batch": str(c.batch_size),
-            "A median_us": f"{c.median_a_us:.1f}",
-            "B median_us": f"{c.median_b_us:.1f}",
-            "B/A": f"{c.ratio:.4f}",
-            f"{c.confidence:.0%} CI": f"{c.ratio_ci_low:.4f}-{c.ratio_ci_high:.4f}",
-            "p (Mann-Whitney)": f"{c.p_value:.3g}",
-            "verdict": c.verdict,
-        }
-        for c in compare(record_a, record_b)
-    ]
+    rows = comparison_rows(compare(record_a, record_b))
     print_table(f"B = result {b} vs A = result {a}", list(rows[0]), rows)
 
 

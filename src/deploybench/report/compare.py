@@ -79,3 +79,19 @@ def _subset(samples: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     if len(samples) <= BOOTSTRAP_MAX_SAMPLES:
         return samples
     return rng.choice(samples, size=BOOTSTRAP_MAX_SAMPLES, replace=False)
+
+
+def comparison_rows(comparisons: list[Comparison]) -> list[dict[str, str]]:
+    """The comparisons as table rows: medians, ratio with its interval, p-value and verdict."""
+    return [
+        {
+            "batch": str(c.batch_size),
+            "A median_us": f"{c.median_a_us:.1f}",
+            "B median_us": f"{c.median_b_us:.1f}",
+            "B/A": f"{c.ratio:.4f}",
+            f"{c.confidence:.0%} CI": f"{c.ratio_ci_low:.4f}-{c.ratio_ci_high:.4f}",
+            "p (Mann-Whitney)": f"{c.p_value:.3g}" if c.p_value > 0 else "< 1e-300",
+            "verdict": c.verdict,
+        }
+        for c in comparisons
+    ]

@@ -15,12 +15,14 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Mapping
+from datetime import datetime, timezone
 from pathlib import Path
 
 from pydantic import ValidationError
 
 from deploybench.core.records import Failure, JobSpec, ResultRecord, Status
 from deploybench.worker.protocol import PROGRESS, RESULT, parse_line
+from deploybench.worker.provenance import provenance
 
 STDERR_TAIL_LINES = 40
 SIGNAL_MEANINGS = {
@@ -40,7 +42,11 @@ def run_in_worker(
     env: Mapping[str, str] | None = None,
     workdir: Path | None = None,
 ) -> ResultRecord:
-    """Measure job in a fresh worker process; never raises for what happens inside the worker."""
+    """Measure job in a fresh worker process; never raises for what happens inside the worker.
+
+    Interrupted itself (Ctrl-C), it kills the worker's whole process group before letting the interrupt go.
+    """
+    started = datetime.now(timezone.utc)
     process = subprocess.Popen(
         [python, "-m", "deploybench.worker"],
         stdin=subprocess.PIPE,
@@ -53,51 +59,72 @@ def run_in_worker(
     tail: deque[str] = deque(maxlen=STDERR_TAIL_LINES)
     reader = threading.Thread(target=_drain, args=(process.stderr, tail), daemon=True)
     reader.start()
-    assert process.stdin is not None and process.stdout is not None
-    process.stdin.write(job.model_dump_json().encode("utf-8"))
-    process.stdin.close()
-    phase = "start"
-    record: ResultRecord | None = None
-    deadline = time.monotonic() + job.timeout_s
-    selector = selectors.DefaultSelector()
-    selector.register(process.stdout, selectors.EVENT_READ)
-    buffer = b""
-    timed_out = False
-    while True:
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            timed_out = True
-            break
-        if not selector.select(timeout=min(remaining, 1.0)):
-            continue
-        chunk = os.read(process.stdout.fileno(), 65536)
-        if not chunk:
-            break
-        buffer += chunk
-        while b"\n" in buffer:
-            line, buffer = buffer.split(b"\n", 1)
-            event = parse_line(line.decode("utf-8", errors="replace"))
-            if event is None:
-                continue
-            if event["event"] == PROGRESS:
-                phase = str(event.get("phase", phase))
-                if on_progress:
-                    on_progress(phase)
-            elif event["event"] == RESULT:
-                record = _parse_record(job, event.get("record"), tail)
-    selector.close()
+    try:
+        phase, record, timed_out = _converse(process, job, on_progress, tail)
+    except BaseException:
+        _kill_group(process)
+        process.wait()
+        raise
     if timed_out:
         _kill_group(process)
     exit_code = process.wait()
     reader.join(timeout=5)
     if record is not None:
         return record
-    return failed(job, _failure(phase, exit_code, timed_out, job.timeout_s, "\n".join(tail)))
+    return failed(job, _failure(phase, exit_code, timed_out, job.timeout_s, "\n".join(tail)), started)
 
 
-def failed(job: JobSpec, failure: Failure) -> ResultRecord:
-    """A failed result for job."""
-    return ResultRecord(job_key=job.key(), job=job, status=Status.FAILED, failure=failure)
+def failed(job: JobSpec, failure: Failure, started: datetime) -> ResultRecord:
+    """A failed result for job, with the provenance of this machine (the worker could not give its own)."""
+    return ResultRecord(
+        job_key=job.key(),
+        job=job,
+        status=Status.FAILED,
+        failure=failure,
+        provenance=provenance("unknown (the worker gave no result)", dict(job.settings), started),
+    )
+
+
+def _converse(
+    process: subprocess.Popen[bytes],
+    job: JobSpec,
+    on_progress: Callable[[str], None] | None,
+    tail: deque[str],
+) -> tuple[str, ResultRecord | None, bool]:
+    """Send the job, follow the events until the result, end of output or the deadline."""
+    assert process.stdin is not None and process.stdout is not None
+    try:
+        process.stdin.write(job.model_dump_json().encode("utf-8"))
+        process.stdin.close()
+    except BrokenPipeError:
+        pass  # the worker died before reading its job: its exit status tells why
+
+    phase, record = "start", None
+    deadline = time.monotonic() + job.timeout_s
+    buffer = b""
+    with selectors.DefaultSelector() as selector:
+        selector.register(process.stdout, selectors.EVENT_READ)
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return phase, record, True
+            if not selector.select(timeout=min(remaining, 1.0)):
+                continue
+            chunk = os.read(process.stdout.fileno(), 65536)
+            if not chunk:
+                return phase, record, False
+            buffer += chunk
+            while b"\n" in buffer:
+                line, buffer = buffer.split(b"\n", 1)
+                event = parse_line(line.decode("utf-8", errors="replace"))
+                if event is None:
+                    continue
+                if event["event"] == PROGRESS:
+                    phase = str(event.get("phase", phase))
+                    if on_progress:
+                        on_progress(phase)
+                elif event["event"] == RESULT:
+                    record = _parse_record(job, event.get("record"), tail)
 
 
 def _failure(phase: str, exit_code: int, timed_out: bool, timeout_s: float, stderr: str) -> Failure:
@@ -141,6 +168,7 @@ def _parse_record(job: JobSpec, data: object, tail: deque[str]) -> ResultRecord:
                 message=f"the worker sent a result that is not a valid record: {exc.errors()[0]['msg']}",
                 stderr_tail="\n".join(tail),
             ),
+            datetime.now(timezone.utc),
         )
 
 

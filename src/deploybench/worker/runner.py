@@ -6,32 +6,25 @@ Every failure the worker can catch becomes a failed ResultRecord naming the phas
 from __future__ import annotations
 
 import itertools
-import platform
 import tempfile
 import time
 import traceback
 from collections.abc import Callable
 from datetime import datetime, timezone
-from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
-from deploybench import __version__
 from deploybench.backends.base import Backend, Session
 from deploybench.backends.registry import load_backend
-from deploybench.catalog.local import detect_local_machine
 from deploybench.core.errors import BackendError, ConfigurationError, DeploybenchError
 from deploybench.core.hashing import file_sha256
 from deploybench.core.records import (
-    SCHEMA_VERSION,
     Failure,
     Fidelity,
     JobSpec,
     Measurement,
-    Provenance,
     Resources,
     ResultRecord,
     ScenarioKind,
-    SettingValue,
     Status,
     Timing,
 )
@@ -43,13 +36,13 @@ from deploybench.measure.server import serve
 from deploybench.measure.stability import environment_warnings, series_warnings
 from deploybench.measure.stats import determinism, summarize
 from deploybench.worker.inputs import Feeds, InputSet, build_inputs
-
-PACKAGES = ("numpy", "onnx", "onnxruntime", "scipy")
+from deploybench.worker.provenance import provenance
 
 
 class _Phases:
     def __init__(self, announce: Callable[[str], None]) -> None:
         self.current = "start"
+        self.framework_version = "unknown (the framework was not loaded)"
         self._announce = announce
 
     def enter(self, phase: str) -> None:
@@ -58,10 +51,11 @@ class _Phases:
 
 
 def run_job(job: JobSpec, announce: Callable[[str], None]) -> ResultRecord:
-    """Measure one job; a failure becomes a failed record, never an exception."""
+    """Measure one job; a failure becomes a failed record (with its provenance), never an exception."""
     phases = _Phases(announce)
+    started = datetime.now(timezone.utc)
     try:
-        return _measure(job, phases)
+        return _measure(job, phases, started)
     except DeploybenchError as exc:
         failure = Failure(kind="error", phase=phases.current, message=str(exc), error_type=type(exc).__name__)
     except Exception as exc:  # a runtime's own exception: reported with its traceback, never lost
@@ -72,11 +66,16 @@ def run_job(job: JobSpec, announce: Callable[[str], None]) -> ResultRecord:
             error_type=type(exc).__name__,
             stderr_tail=traceback.format_exc()[-4000:],
         )
-    return ResultRecord(job_key=job.key(), job=job, status=Status.FAILED, failure=failure)
+    return ResultRecord(
+        job_key=job.key(),
+        job=job,
+        status=Status.FAILED,
+        failure=failure,
+        provenance=provenance(phases.framework_version, dict(job.settings), started),
+    )
 
 
-def _measure(job: JobSpec, phases: _Phases) -> ResultRecord:
-    started = datetime.now(timezone.utc)
+def _measure(job: JobSpec, phases: _Phases, started: datetime) -> ResultRecord:
     phases.enter("prepare")
     model = Path(job.model.path)
     if not model.is_file():
@@ -84,6 +83,7 @@ def _measure(job: JobSpec, phases: _Phases) -> ResultRecord:
     if file_sha256(model) != job.model.sha256:
         raise ConfigurationError(f"{model}: the file changed since the job was planned", hint="run the job again")
     backend = _available(job.framework)
+    phases.framework_version = backend.probe().version or "unknown"
     clock = MonotonicClock()
     energy = EnergyMeter()
     with tempfile.TemporaryDirectory(prefix="deploybench-") as workdir:
@@ -135,7 +135,7 @@ def _measure(job: JobSpec, phases: _Phases) -> ResultRecord:
         measurements=tuple(measurements),
         resources=resources,
         fidelity=fidelity,
-        provenance=_provenance(job, backend, prepared.settings, started),
+        provenance=provenance(backend.probe().version or "unknown", prepared.settings, started),
         warnings=tuple(warnings),
     )
 
@@ -217,33 +217,3 @@ def _fidelity(job: JobSpec, model: Path, single: InputSet, outputs: list[Feeds],
         session.close()
     name = f"{job.reference} {reference.probe().version}"
     return compare(outputs, expected, name, single.labels)
-
-
-def _provenance(job: JobSpec, backend: Backend, settings: dict[str, SettingValue], started: datetime) -> Provenance:
-    machine = detect_local_machine()
-    return Provenance(
-        deploybench_version=__version__,
-        schema_version=SCHEMA_VERSION,
-        framework_version=backend.probe().version or "unknown",
-        settings=settings,
-        machine_fingerprint=machine.fingerprint,
-        machine={
-            "cpu": machine.cpu_model or "unknown",
-            "cores": str(machine.physical_cores),
-            "threads": str(machine.logical_cpus),
-            "governor": ",".join(machine.governors) or "not exposed",
-            "kernel": f"{machine.system} {machine.release}",
-            "os": machine.distribution or machine.system,
-            "python": platform.python_version(),
-        },
-        packages={name: v for name in PACKAGES if (v := _version(name))},
-        started_at=started,
-        finished_at=datetime.now(timezone.utc),
-    )
-
-
-def _version(package: str) -> str | None:
-    try:
-        return version(package)
-    except PackageNotFoundError:
-        return None
