@@ -124,16 +124,9 @@ def test_bad_campaign_files(
 
 
 def test_resume_after_the_controller_is_killed(model: Path, tmp_path: Path) -> None:
-    database = tmp_path / "results.db"
-    body = CAMPAIGN.replace("threads: [1, 2]", "threads: [1, 2, 3]").replace(
-        "max_duration_s: 1.0", "max_duration_s: 2.0"
-    )
-    path = campaign_file(tmp_path, body.replace("min_duration_s: 0.05", "min_duration_s: 1.5"))
-    command = [sys.executable, "-m", "deploybench.cli", "campaign", "run", str(path), "--db", f"sqlite:///{database}"]
+    database, command = slow_campaign(tmp_path)
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and _stored(database) < 1:
-        time.sleep(0.1)
+    _await_first_result(database)
     os.killpg(process.pid, signal.SIGKILL)
     process.wait()
     first = _stored(database)
@@ -164,6 +157,12 @@ def slow_campaign(tmp_path: Path) -> tuple[Path, list[str]]:
     ]
 
 
+def _await_first_result(database: Path) -> None:
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and _stored(database) < 1:
+        time.sleep(0.1)
+
+
 def _stored(database: Path) -> int:
     if not database.exists():
         return 0
@@ -191,16 +190,9 @@ def test_quickstart_measures_stores_and_compares(cli: Run, tmp_path: Path, monke
 def test_ctrl_c_stops_the_worker_and_the_campaign_resumes(model: Path, tmp_path: Path) -> None:
     import psutil
 
-    database = tmp_path / "results.db"
-    body = CAMPAIGN.replace("threads: [1, 2]", "threads: [1, 2, 3]").replace(
-        "max_duration_s: 1.0", "max_duration_s: 3.0"
-    )
-    path = campaign_file(tmp_path, body.replace("min_duration_s: 0.05", "min_duration_s: 2.5"))
-    command = [sys.executable, "-m", "deploybench.cli", "campaign", "run", str(path), "--db", f"sqlite:///{database}"]
+    database, command = slow_campaign(tmp_path)
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and _stored(database) < 1:
-        time.sleep(0.1)
+    _await_first_result(database)
     time.sleep(0.5)
     workers = psutil.Process(process.pid).children(recursive=True)
     assert workers, "a worker is measuring the second job"

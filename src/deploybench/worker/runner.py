@@ -77,14 +77,9 @@ def run_job(job: JobSpec, announce: Callable[[str], None]) -> ResultRecord:
 
 def _measure(job: JobSpec, phases: _Phases, started: datetime) -> ResultRecord:
     phases.enter("prepare")
-    model = Path(job.model.path)
-    if not model.is_file():
-        raise ConfigurationError(f"{model}: no such model file", hint="give the path of an .onnx file")
-    if file_sha256(model) != job.model.sha256:
-        raise ConfigurationError(f"{model}: the file changed since the job was planned", hint="run the job again")
+    model = _checked_model(job)
     backend = _available(job.framework)
     phases.framework_version = backend.probe().version or "unknown"
-    clock = MonotonicClock()
     energy = EnergyMeter()
     with tempfile.TemporaryDirectory(prefix="deploybench-") as workdir:
         prepared = backend.prepare(model, dict(job.settings), Path(workdir))
@@ -94,8 +89,7 @@ def _measure(job: JobSpec, phases: _Phases, started: datetime) -> ResultRecord:
         load_s = time.perf_counter() - start
         try:
             phases.enter("inputs")
-            specs = session.inputs()
-            single = build_inputs(specs, job.data, 1)
+            single = build_inputs(session.inputs(), job.data, 1)
             phases.enter("first-inference")
             session.bind(single.feeds[0])
             start = time.perf_counter()
@@ -105,9 +99,9 @@ def _measure(job: JobSpec, phases: _Phases, started: datetime) -> ResultRecord:
             fidelity = _fidelity(job, model, single, [session.infer(f) for f in single.feeds], Path(workdir))
             rss_before = current_rss_bytes()
             energy.start()
-            measurements = _series(job, backend, session, single, phases, clock)
+            measurements = _series(job, backend, session, single, phases, MonotonicClock())
             joules = energy.stop()
-            rss_after = current_rss_bytes()
+            rss_growth = current_rss_bytes() - rss_before
         finally:
             session.close()
         artifact_bytes = prepared.artifact.stat().st_size if prepared.artifact.is_file() else job.model.size_bytes
@@ -117,17 +111,11 @@ def _measure(job: JobSpec, phases: _Phases, started: datetime) -> ResultRecord:
         load_s=load_s,
         first_inference_s=first_s,
         peak_rss_bytes=peak_rss_bytes(),
-        rss_growth_bytes=rss_after - rss_before,
+        rss_growth_bytes=rss_growth,
         artifact_size_bytes=artifact_bytes,
         energy_per_inference_j=joules / inferences if joules is not None and inferences else None,
         energy_unavailable=energy.unavailable_reason,
     )
-    resolution_ns = time.get_clock_info("perf_counter").resolution * 1e9
-    warnings = [*environment_warnings()]
-    for measurement in measurements:
-        warnings += [
-            f"batch {measurement.batch_size}: {w}" for w in series_warnings(measurement.summary, resolution_ns)
-        ]
     return ResultRecord(
         job_key=job.key(),
         job=job,
@@ -135,9 +123,28 @@ def _measure(job: JobSpec, phases: _Phases, started: datetime) -> ResultRecord:
         measurements=tuple(measurements),
         resources=resources,
         fidelity=fidelity,
-        provenance=provenance(backend.probe().version or "unknown", prepared.settings, started),
-        warnings=tuple(warnings),
+        provenance=provenance(phases.framework_version, prepared.settings, started),
+        warnings=tuple(_warnings(measurements)),
     )
+
+
+def _checked_model(job: JobSpec) -> Path:
+    model = Path(job.model.path)
+    if not model.is_file():
+        raise ConfigurationError(f"{model}: no such model file", hint="give the path of an .onnx file")
+    if file_sha256(model) != job.model.sha256:
+        raise ConfigurationError(f"{model}: the file changed since the job was planned", hint="run the job again")
+    return model
+
+
+def _warnings(measurements: list[Measurement]) -> list[str]:
+    resolution_ns = time.get_clock_info("perf_counter").resolution * 1e9
+    warnings = environment_warnings()
+    for measurement in measurements:
+        warnings += [
+            f"batch {measurement.batch_size}: {w}" for w in series_warnings(measurement.summary, resolution_ns)
+        ]
+    return warnings
 
 
 def _available(name: str) -> Backend:
@@ -157,10 +164,12 @@ def _series(
             raise BackendError(f"framework `{job.framework}` cannot serve concurrent requests: no server scenario")
         if scenario.target_qps is None:
             raise ConfigurationError("the server scenario needs a target arrival rate", hint="give --qps")
-        feeds = itertools.cycle(single.feeds)
+        request = _timed_call(Timing.END_TO_END, session, single)
+        phases.enter("warmup")
+        warmup = warm_up(request, job.stopping, clock)
         phases.enter("serve")
-        outcome = serve(lambda: session.infer(next(feeds)), scenario.target_qps, scenario.concurrency, job.stopping)
-        return [_measurement(job, 1, outcome, 0, True)]
+        outcome = serve(request, scenario.target_qps, scenario.concurrency, job.stopping)
+        return [_measurement(job, 1, outcome, warmup.runs, warmup.stable)]
     batches = scenario.batch_sizes if scenario.kind is ScenarioKind.OFFLINE else (1,)
     measurements = []
     for batch in batches:
