@@ -172,19 +172,33 @@ def _stored(database: Path) -> int:
         return 0
 
 
-def test_quickstart_measures_stores_and_compares(cli: Run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_quickstart_runs_every_local_framework(cli: Run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from deploybench.worker.launcher import probe_in_worker
+
+    local = {s.name for s in probe_in_worker() if s.available and s.deployment and "onnx" in s.input_formats}
     monkeypatch.chdir(tmp_path)
     status, out, err = cli("quickstart")
     assert status == 0, err
-    assert "threads=1" in out and "threads=2" in out and "B/A" in out and "Mann-Whitney" in out
+    assert "onnx-reference: a reference evaluator" in err
     assert (tmp_path / ".deploybench" / "results.db").is_file()
-    status, out, _ = cli("results", "list", "--format", "json")
-    records = json.loads(out)
-    assert len(records) == 2
+    status, out_list, _ = cli("results", "list", "--format", "json")
+    records = json.loads(out_list)
+    assert {r["job"]["framework"] for r in records} == local
     for record in records:
         fidelity = record["fidelity"]
         assert fidelity["accuracy"] == fidelity["reference_accuracy"] > 0.9
         assert fidelity["top1_agreement"] == 1.0
+    if len(local) > 1:
+        assert "B/A" in out and "Mann-Whitney" in out
+
+
+def test_framework_all_runs_what_is_installed_and_says_what_is_not(cli: Run, model: Path, db: str) -> None:
+    status, out, err = cli("run", str(model), "--framework", "all", "--threads", "1", "--db", db, *QUICK)
+    assert status == 0, err
+    assert "onnx-reference: a reference evaluator" in err
+    status, out, _ = cli("results", "list", "--db", db, "--format", "json")
+    frameworks = {r["job"]["framework"] for r in json.loads(out)}
+    assert "onnxruntime" in frameworks and "onnx-reference" not in frameworks
 
 
 def test_ctrl_c_stops_the_worker_and_the_campaign_resumes(model: Path, tmp_path: Path) -> None:

@@ -99,3 +99,34 @@ def test_missing_dynamic_dimension_and_fixed_batch() -> None:
     with pytest.raises(ConfigurationError, match="input `x` has a fixed batch of 1"):
         build_inputs([fixed], InputData(), batch=8)
     assert build_inputs([fixed], InputData(count=1), batch=1).feeds[0]["x"].dtype == np.int64
+
+
+def test_choose_frameworks_expands_all_and_says_why_others_are_left_out() -> None:
+    from deploybench.campaign.frameworks import choose_frameworks
+    from deploybench.core.records import BackendStatus
+
+    statuses = [
+        BackendStatus(name="ref", available=True, input_formats=("onnx",), deployment=False),
+        BackendStatus(name="fast", available=True, input_formats=("onnx",), settings=("threads",)),
+        BackendStatus(name="plain", available=True, input_formats=("onnx",)),
+        BackendStatus(name="absent", available=False, reason="pip install absent"),
+        BackendStatus(name="lite", available=True, input_formats=("tflite",), settings=("threads",)),
+    ]
+    choice = choose_frameworks(["all"], statuses, "onnx", {"threads": [1, 2]})
+    assert choice.chosen == [("fast", {"threads": [1, 2]}), ("plain", {})]
+    assert dict(choice.skipped) == {
+        "ref": "a reference evaluator: it checks the others' outputs",
+        "plain": "runs without threads (a setting it does not take)",
+        "absent": "pip install absent",
+        "lite": "takes tflite, not onnx",
+    }
+    named = choose_frameworks(["plain"], statuses, "onnx", {"threads": [1]})
+    assert named.chosen == [("plain", {"threads": [1]})] and named.skipped == []
+
+
+def test_model_format_from_the_suffix(tmp_path: Path) -> None:
+    from deploybench.core.formats import model_format
+
+    assert model_format(tmp_path / "m.ONNX") == "onnx" and model_format(tmp_path / "m.tflite") == "tflite"
+    with pytest.raises(ConfigurationError, match=r"unknown model format `\.pt`"):
+        model_format(tmp_path / "m.pt")

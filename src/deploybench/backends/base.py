@@ -32,6 +32,8 @@ class Capabilities:
     input_formats: tuple[str, ...]
     concurrent_sessions: bool = False
     settings: dict[str, str] = field(default_factory=dict)
+    deployment: bool = True
+    """False for a reference evaluator, which checks deployments rather than being one."""
 
 
 @dataclass(frozen=True)

@@ -31,8 +31,8 @@ class OnnxReferenceBackend:
         return Probe(True, version=onnx.__version__)
 
     def capabilities(self) -> Capabilities:
-        """ONNX in; no concurrency."""
-        return Capabilities(input_formats=("onnx",), concurrent_sessions=False, settings={})
+        """ONNX in; no concurrency; a reference, not a deployment."""
+        return Capabilities(input_formats=("onnx",), concurrent_sessions=False, settings={}, deployment=False)
 
     def prepare(self, model: Path, settings: dict[str, SettingValue], workdir: Path) -> Prepared:
         """Check the model; the evaluator takes no settings."""

@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from deploybench.campaign.frameworks import ALL, choose_frameworks
 from deploybench.campaign.plan import model_ref, plan_jobs
 from deploybench.campaign.runner import run_jobs
 from deploybench.campaign.spec import load_campaign
@@ -14,10 +15,12 @@ from deploybench.cli.output import note, print_table
 from deploybench.cli.progress import campaign_progress
 from deploybench.cli.values import parse_dims, parse_grid
 from deploybench.core.errors import DeploybenchError
+from deploybench.core.formats import model_format
 from deploybench.core.records import InputData, JobSpec, ResultRecord, Scenario, ScenarioKind, StoppingRule, Timing
 from deploybench.report.tables import SUMMARY_COLUMNS, summary_rows
 from deploybench.store import ResultStore
 from deploybench.store.url import redact_url
+from deploybench.worker.launcher import probe_in_worker
 
 Database = Annotated[
     str | None, typer.Option("--db", help="Results database URL (default: env DEPLOYBENCH_DB, else SQLite).")
@@ -26,7 +29,9 @@ Database = Annotated[
 
 def run(
     model: Annotated[Path, typer.Argument(help="ONNX model file.")],
-    framework: Annotated[list[str], typer.Option("--framework", "-F", help="Backend (repeatable).")] = ["onnxruntime"],  # noqa: B006
+    framework: Annotated[
+        list[str], typer.Option("--framework", "-F", help="Backend (repeatable), or `all` for every one installed.")
+    ] = ["onnxruntime"],  # noqa: B006
     threads: Annotated[str | None, typer.Option(help="Thread counts to cross, e.g. 1,2.")] = None,
     setting: Annotated[list[str] | None, typer.Option("--set", help="Backend setting NAME=V1,V2 (repeatable).")] = None,
     scenario: Annotated[
@@ -63,9 +68,13 @@ def run(
         dims=parse_dims(dim or []),
     )
     kind_batches = tuple(int(b) for b in batch.split(",") if b.strip())
+    statuses = probe_in_worker() if ALL in framework else []
+    choice = choose_frameworks(framework, statuses, model_format(model), grid)
+    for name, reason in choice.skipped:
+        note(f"{name}: {reason}")
     jobs = plan_jobs(
         [(model_ref(model), inputs)],
-        [(name, grid) for name in framework],
+        choice.chosen,
         [Scenario(kind=scenario, batch_sizes=kind_batches, target_qps=qps, concurrency=concurrency)],
         StoppingRule(
             min_samples=min_samples,

@@ -85,3 +85,7 @@ class MeasurementError(DeploybenchError):
 
 class StoreError(DeploybenchError):
     """The results store cannot be opened, read or written, or holds records from a newer deploybench."""
+
+
+class WorkerError(DeploybenchError):
+    """A worker process could not be started or did not answer."""

@@ -241,3 +241,15 @@ class ResultRecord(Frozen):
     fidelity: Fidelity | None = Field(default=None, description="Outputs against the reference.")
     provenance: Provenance | None = Field(default=None, description="What, on what, with which settings.")
     warnings: tuple[str, ...] = Field(default=(), description="Stability warnings, each saying what to do.")
+
+
+class BackendStatus(Frozen):
+    """What a worker found about one registered backend: can it run here, and what does it take."""
+
+    name: str = Field(description="Registered backend name.")
+    available: bool = Field(description="Whether its runtime imports and works here.")
+    version: str | None = Field(default=None, description="Version of its runtime.")
+    reason: str | None = Field(default=None, description="Why it is not available, and what to do.")
+    input_formats: tuple[str, ...] = Field(default=(), description="Model formats it takes (onnx, tflite, ...).")
+    settings: tuple[str, ...] = Field(default=(), description="Names of the settings it takes.")
+    deployment: bool = Field(default=True, description="False for a reference evaluator.")

@@ -1,11 +1,16 @@
-"""`python -m deploybench.worker`: read one job on stdin, measure it, write events on stdout."""
+"""`python -m deploybench.worker`: read one job on stdin, measure it, write events on stdout.
+
+`python -m deploybench.worker --probe` instead writes the status of every registered backend as JSON.
+"""
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 
 from deploybench.core.records import JobSpec
+from deploybench.worker.probe import probe_all
 from deploybench.worker.protocol import progress_line, result_line
 from deploybench.worker.runner import run_job
 
@@ -15,6 +20,9 @@ def main() -> None:
     channel = os.fdopen(os.dup(1), "w", buffering=1, encoding="utf-8")
     os.dup2(2, 1)
     sys.stdout = sys.stderr
+    if sys.argv[1:] == ["--probe"]:
+        channel.write(json.dumps([s.model_dump(mode="json") for s in probe_all()]) + "\n")
+        return
     job = JobSpec.model_validate_json(sys.stdin.read())
 
     def announce(phase: str) -> None:

@@ -6,6 +6,7 @@ failed results carrying the reason and the tail of the worker's stderr; the call
 
 from __future__ import annotations
 
+import json
 import os
 import selectors
 import signal
@@ -20,7 +21,8 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from deploybench.core.records import Failure, JobSpec, ResultRecord, Status
+from deploybench.core.errors import WorkerError
+from deploybench.core.records import BackendStatus, Failure, JobSpec, ResultRecord, Status
 from deploybench.worker.protocol import PROGRESS, RESULT, parse_line
 from deploybench.worker.provenance import provenance
 
@@ -182,3 +184,21 @@ def _kill_group(process: subprocess.Popen[bytes]) -> None:
 def _drain(stream: object, tail: deque[str]) -> None:
     for raw in iter(stream.readline, b""):  # type: ignore[attr-defined]
         tail.append(raw.decode("utf-8", errors="replace").rstrip("\n"))
+
+
+def probe_in_worker(
+    python: str = sys.executable, env: Mapping[str, str] | None = None, timeout_s: float = 120.0
+) -> list[BackendStatus]:
+    """The status of every registered backend, found by a worker process (runtimes stay out of the caller)."""
+    done = subprocess.run(
+        [python, "-m", "deploybench.worker", "--probe"],
+        capture_output=True,
+        text=True,
+        env=dict(os.environ if env is None else env),
+        timeout=timeout_s,
+        check=False,
+    )
+    if done.returncode != 0:
+        tail = "\n".join(done.stderr.strip().splitlines()[-5:])
+        raise WorkerError(f"the worker could not list the backends (exit status {done.returncode}): {tail}")
+    return [BackendStatus.model_validate(item) for item in json.loads(done.stdout)]

@@ -1,0 +1,20 @@
+"""Model file formats, named as backends declare them in their capabilities."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from deploybench.core.errors import ConfigurationError
+
+SUFFIXES = {".onnx": "onnx", ".tflite": "tflite"}
+
+
+def model_format(path: Path) -> str:
+    """The format of a model file, from its suffix."""
+    try:
+        return SUFFIXES[path.suffix.lower()]
+    except KeyError:
+        raise ConfigurationError(
+            f"{path}: unknown model format `{path.suffix or '(no suffix)'}`",
+            hint=f"give a model file ending in {', '.join(SUFFIXES)}",
+        ) from None
