@@ -1,0 +1,119 @@
+"""Every registered backend keeps the backend contract on a real runtime; the contract catches broken fakes."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+import pytest
+from tests.support.models import tiny_classifier
+
+from deploybench.backends.base import Prepared, Probe
+from deploybench.backends.contract import UNKNOWN_SETTING, check_backend
+from deploybench.backends.onnxruntime import SETTINGS, OnnxRuntimeBackend
+from deploybench.backends.registry import load_backend, registered
+from deploybench.core.records import SettingValue
+
+
+@pytest.fixture
+def model(tmp_path: Path) -> Path:
+    return tiny_classifier(tmp_path / "tiny.onnx")
+
+
+@pytest.mark.parametrize("name", sorted(registered()))
+def test_registered_backend_keeps_the_contract(name: str, model: Path, tmp_path: Path) -> None:
+    backend = load_backend(name)
+    probe = backend.probe()
+    if not probe.available:
+        reason = f"{name} is unavailable: {probe.reason}"
+        if os.environ.get("DEPLOYBENCH_REQUIRE_BACKENDS"):
+            pytest.fail(f"{reason} (DEPLOYBENCH_REQUIRE_BACKENDS is set)")
+        pytest.skip(reason)
+    workdir = tmp_path / "work"
+    workdir.mkdir()
+    assert check_backend(backend, model, workdir) == []
+
+
+class _DriftingSession:
+    """An ONNX Runtime session whose outputs move a little with every run after a bind."""
+
+    def __init__(self, inner: Any) -> None:
+        self._inner = inner
+        self._runs = 0
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+    def bind(self, feeds: dict[str, np.ndarray]) -> None:
+        self._inner.bind(feeds)
+        self._runs = 0
+
+    def run(self) -> None:
+        self._inner.run()
+        self._runs += 1
+
+    def outputs(self) -> dict[str, np.ndarray]:
+        return {n: a + (self._runs - 1) * 1e-3 for n, a in self._inner.outputs().items()}
+
+
+class FakeDriftingBackend(OnnxRuntimeBackend):
+    """Fake: outputs change between two runs on the same bound inputs."""
+
+    name: ClassVar[str] = "fake-drifting"
+
+    def open_session(self, prepared: Prepared) -> Any:
+        return _DriftingSession(super().open_session(prepared))
+
+
+class FakePermissiveBackend(OnnxRuntimeBackend):
+    """Fake: silently ignores settings it does not know."""
+
+    name: ClassVar[str] = "fake-permissive"
+
+    def prepare(self, model: Path, settings: dict[str, SettingValue], workdir: Path) -> Prepared:
+        return super().prepare(model, {k: v for k, v in settings.items() if k in SETTINGS}, workdir)
+
+
+class FakeVagueBackend(OnnxRuntimeBackend):
+    """Fake: no version, and only the settings it was given reported (defaults not resolved)."""
+
+    name: ClassVar[str] = "fake-vague"
+
+    def probe(self) -> Probe:
+        return Probe(True)
+
+    def prepare(self, model: Path, settings: dict[str, SettingValue], workdir: Path) -> Prepared:
+        prepared = super().prepare(model, settings, workdir)
+        return Prepared(artifact=prepared.artifact, prepare_s=prepared.prepare_s, settings=dict(settings))
+
+    def open_session(self, prepared: Prepared) -> Any:
+        return super().open_session(super().prepare(prepared.artifact, prepared.settings, prepared.artifact.parent))
+
+
+@pytest.mark.parametrize(
+    ("fake", "violations"),
+    [
+        (
+            FakeDriftingBackend,
+            [
+                "outputs() at batch 1 differ between two run() calls on the same bound inputs.",
+                "outputs() at batch 3 differ between two run() calls on the same bound inputs.",
+            ],
+        ),
+        (
+            FakePermissiveBackend,
+            [f"prepare() accepts the unknown setting `{UNKNOWN_SETTING}` instead of raising BackendError."],
+        ),
+        (
+            FakeVagueBackend,
+            [
+                "probe() gives no version although the backend is available.",
+                "prepare() returns no settings although capabilities() declares some.",
+            ],
+        ),
+    ],
+)
+def test_the_contract_reports_broken_backends(fake: type, violations: list[str], model: Path, tmp_path: Path) -> None:
+    assert check_backend(fake(), model, tmp_path) == violations
