@@ -18,6 +18,7 @@ BACKENDS_ENV = "DEPLOYBENCH_BACKENDS"
 BUILTIN = {
     "onnxruntime": "deploybench.backends.onnxruntime:OnnxRuntimeBackend",
     "onnx-reference": "deploybench.backends.onnx_reference:OnnxReferenceBackend",
+    "openvino": "deploybench.backends.openvino:OpenVinoBackend",
 }
 
 
