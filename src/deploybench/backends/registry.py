@@ -19,6 +19,7 @@ BUILTIN = {
     "onnxruntime": "deploybench.backends.onnxruntime:OnnxRuntimeBackend",
     "onnx-reference": "deploybench.backends.onnx_reference:OnnxReferenceBackend",
     "openvino": "deploybench.backends.openvino:OpenVinoBackend",
+    "tvm": "deploybench.backends.tvm:TvmBackend",
 }
 
 
