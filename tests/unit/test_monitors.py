@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -216,3 +217,15 @@ def test_large_variation_says_what_to_do() -> None:
 def test_timer_resolution_must_be_positive() -> None:
     with pytest.raises(MeasurementError, match="timer resolution must be positive"):
         series_warnings(_summary(median_us=1.0, cv=0.0), timer_resolution_ns=0.0)
+
+
+def test_a_child_process_does_not_inherit_the_parents_peak() -> None:
+    import subprocess
+
+    ballast = bytearray(300 * 1024 * 1024)
+    ballast[::4096] = b"x" * len(ballast[::4096])
+    parent_peak = peak_rss_bytes()
+    code = "from deploybench.measure.monitors import peak_rss_bytes; print(peak_rss_bytes())"
+    child_peak = int(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout)
+    assert child_peak < parent_peak - 200 * 1024 * 1024
+    del ballast

@@ -181,7 +181,9 @@ class Resources(Frozen):
     prepare_s: float | None = Field(default=None, description="Conversion or compilation time, seconds.")
     load_s: float = Field(description="Time to load the prepared model into a session, seconds.")
     first_inference_s: float = Field(description="Time of the first inference, seconds.")
-    peak_rss_bytes: int = Field(description="Peak resident memory of the worker, bytes.")
+    peak_rss_bytes: int = Field(
+        description="Peak resident memory of the worker up to the end of sampling (the reference runs after), bytes."
+    )
     rss_growth_bytes: int = Field(description="Resident memory at the end of sampling minus at its start, bytes.")
     artifact_size_bytes: int = Field(description="Size of the deployed artifact, bytes.")
     energy_per_inference_j: float | None = Field(default=None, description="Energy per inference, joules (RAPL).")

@@ -17,12 +17,21 @@ POWERCAP_ROOT = Path("/sys/class/powercap")
 _PACKAGE_DOMAIN = re.compile(r"^intel-rapl:\d+$")
 
 
-def peak_rss_bytes() -> int:
+PROC_STATUS = Path("/proc/self/status")
+"""Linux's per-process status file, which holds the peak resident memory (`VmHWM`)."""
+
+
+def peak_rss_bytes(status_file: Path = PROC_STATUS) -> int:
     """Peak resident memory of this process since it started, bytes.
 
-    `ru_maxrss` is in KiB on Linux and in bytes on macOS; where `resource` does not exist (Windows) the
-    peak working set from psutil stands in.
+    On Linux, `VmHWM` of /proc/self/status: `ru_maxrss` would be wrong there, as it survives `exec` and so
+    starts at the RSS of the parent that forked the worker. Elsewhere `ru_maxrss` (KiB on Linux, bytes on
+    macOS), and where `resource` does not exist (Windows) the peak working set from psutil.
     """
+    if status_file.is_file():
+        for line in status_file.read_text(encoding="utf-8").splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
     try:
         import resource
     except ImportError:

@@ -95,22 +95,24 @@ def _measure(job: JobSpec, phases: _Phases, started: datetime) -> ResultRecord:
             start = time.perf_counter()
             session.run()
             first_s = time.perf_counter() - start
-            phases.enter("fidelity")
-            fidelity = _fidelity(job, model, single, [session.infer(f) for f in single.feeds], Path(workdir))
+            deployed = [session.infer(feeds) for feeds in single.feeds]
             rss_before = current_rss_bytes()
             energy.start()
             measurements = _series(job, backend, session, single, phases, MonotonicClock())
             joules = energy.stop()
             rss_growth = current_rss_bytes() - rss_before
+            peak_rss = peak_rss_bytes()
         finally:
             session.close()
+        phases.enter("fidelity")
+        fidelity = _fidelity(job, model, single, deployed, Path(workdir))
         artifact_bytes = prepared.artifact.stat().st_size if prepared.artifact.is_file() else job.model.size_bytes
     inferences = sum(m.summary.count * m.batch_size for m in measurements)
     resources = Resources(
         prepare_s=prepared.prepare_s,
         load_s=load_s,
         first_inference_s=first_s,
-        peak_rss_bytes=peak_rss_bytes(),
+        peak_rss_bytes=peak_rss,
         rss_growth_bytes=rss_growth,
         artifact_size_bytes=artifact_bytes,
         energy_per_inference_j=joules / inferences if joules is not None and inferences else None,
