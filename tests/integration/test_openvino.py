@@ -10,35 +10,26 @@ from typing import Any
 
 import numpy as np
 import pytest
+from tests.support.jobs import QUICK, quick_job, require
 from tests.support.models import tiny_classifier
 
 from deploybench.backends.openvino import OpenVinoBackend
-from deploybench.backends.registry import BACKENDS_ENV, registered
-from deploybench.campaign.plan import model_ref
 from deploybench.core.records import (
-    InputData,
-    JobSpec,
     ResultRecord,
     Scenario,
     ScenarioKind,
     Status,
-    StoppingRule,
     Timing,
 )
 from deploybench.worker.launcher import run_in_worker
 
-QUICK = StoppingRule(min_samples=20, max_samples=2000, min_duration_s=0.05, max_duration_s=1.0, warmup_max=50)
 FEATURES, CLASSES = 8, 4
 
 
 @pytest.fixture(autouse=True)
 def _openvino_installed() -> None:
     """Skip without OpenVINO, unless DEPLOYBENCH_REQUIRE_BACKENDS says it must be there."""
-    probe = OpenVinoBackend().probe()
-    if not probe.available:
-        if os.environ.get("DEPLOYBENCH_REQUIRE_BACKENDS"):
-            pytest.fail(f"{probe.reason} (DEPLOYBENCH_REQUIRE_BACKENDS is set)")
-        pytest.skip(str(probe.reason))
+    require(OpenVinoBackend())
 
 
 @pytest.fixture
@@ -47,20 +38,8 @@ def model(tmp_path: Path) -> Path:
 
 
 def measure(model: Path, **changes: object) -> ResultRecord:
-    """Run an openvino job on model in a worker (registered through the environment until it is built in)."""
-    fields: dict[str, object] = {
-        "model": model_ref(model),
-        "framework": "openvino",
-        "settings": {"threads": 1},
-        "stopping": QUICK,
-        "data": InputData(count=4),
-        "timeout_s": 120,
-    }
-    fields.update(changes)
-    env = dict(os.environ)
-    if "openvino" not in registered():
-        env[BACKENDS_ENV] = "openvino=deploybench.backends.openvino:OpenVinoBackend"
-    return run_in_worker(JobSpec.model_validate(fields), env=env)
+    """Run a openvino job on model in a worker."""
+    return run_in_worker(quick_job(model, "openvino", **changes))
 
 
 def test_single_stream_in_f32(model: Path) -> None:

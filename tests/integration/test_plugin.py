@@ -12,15 +12,15 @@ import sys
 from pathlib import Path
 
 import pytest
+from tests.support.jobs import QUICK
 from tests.support.models import tiny_classifier
 
 from deploybench.backends.registry import registered
 from deploybench.campaign.plan import model_ref
-from deploybench.core.records import InputData, JobSpec, Status, StoppingRule
+from deploybench.core.records import InputData, JobSpec, Status
 from deploybench.worker.launcher import run_in_worker
 
 PLUGIN = Path(__file__).parent.parent / "plugins" / "example_backend"
-QUICK = StoppingRule(min_samples=20, max_samples=2000, min_duration_s=0.05, max_duration_s=1.0, warmup_max=50)
 
 
 @pytest.fixture(scope="module")

@@ -2,33 +2,26 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
 import pytest
+from tests.support.jobs import QUICK, quick_job, require
 from tests.support.models import tiny_classifier
 
 from deploybench.backends.onnx_reference import OnnxReferenceBackend
-from deploybench.backends.registry import BACKENDS_ENV, registered
 from deploybench.backends.tvm import THREADS_ENV, TvmBackend
-from deploybench.campaign.plan import model_ref
 from deploybench.core.errors import BackendError
-from deploybench.core.records import InputData, JobSpec, ResultRecord, Scenario, ScenarioKind, Status, StoppingRule
+from deploybench.core.records import ResultRecord, Scenario, ScenarioKind, Status
 from deploybench.worker.launcher import run_in_worker
 
-QUICK = StoppingRule(min_samples=20, max_samples=2000, min_duration_s=0.05, max_duration_s=1.0, warmup_max=50)
 FEATURES = 8
 
 
 @pytest.fixture(autouse=True)
 def _tvm_installed(monkeypatch: pytest.MonkeyPatch) -> None:
     """Skip without TVM, unless DEPLOYBENCH_REQUIRE_BACKENDS says it must be there; restore TVM_NUM_THREADS after."""
-    probe = TvmBackend().probe()
-    if not probe.available:
-        if os.environ.get("DEPLOYBENCH_REQUIRE_BACKENDS"):
-            pytest.fail(f"{probe.reason} (DEPLOYBENCH_REQUIRE_BACKENDS is set)")
-        pytest.skip(str(probe.reason))
+    require(TvmBackend())
     monkeypatch.delenv(THREADS_ENV, raising=False)
 
 
@@ -38,20 +31,8 @@ def model(tmp_path: Path) -> Path:
 
 
 def measure(model: Path, **changes: object) -> ResultRecord:
-    """Run a tvm job on model in a worker (registered through the environment until it is built in)."""
-    fields: dict[str, object] = {
-        "model": model_ref(model),
-        "framework": "tvm",
-        "settings": {"threads": 1},
-        "stopping": QUICK,
-        "data": InputData(count=4),
-        "timeout_s": 120,
-    }
-    fields.update(changes)
-    env = dict(os.environ)
-    if "tvm" not in registered():
-        env[BACKENDS_ENV] = "tvm=deploybench.backends.tvm:TvmBackend"
-    return run_in_worker(JobSpec.model_validate(fields), env=env)
+    """Run a tvm job on model in a worker."""
+    return run_in_worker(quick_job(model, "tvm", **changes))
 
 
 def test_single_stream_records_every_setting(model: Path) -> None:

@@ -7,13 +7,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 from tests.support.fake_backends import fake_backend_env
+from tests.support.jobs import QUICK
 from tests.support.models import tiny_classifier, with_external_data
 
 from deploybench.campaign.plan import model_ref
-from deploybench.core.records import InputData, JobSpec, Scenario, ScenarioKind, Status, StoppingRule, Timing
+from deploybench.core.records import InputData, JobSpec, Scenario, ScenarioKind, Status, Timing
 from deploybench.worker.launcher import run_in_worker
-
-QUICK = StoppingRule(min_samples=20, max_samples=2000, min_duration_s=0.05, max_duration_s=1.0, warmup_max=50)
 
 
 @pytest.fixture

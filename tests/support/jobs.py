@@ -1,0 +1,38 @@
+"""Quick jobs for the tests: a short stopping rule, a job builder, and the check that a runtime is installed."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from deploybench.backends.base import Backend
+from deploybench.campaign.plan import model_ref
+from deploybench.core.records import InputData, JobSpec, StoppingRule
+
+QUICK = StoppingRule(min_samples=20, max_samples=2000, min_duration_s=0.05, max_duration_s=1.0, warmup_max=50)
+"""A stopping rule that ends sampling within about a second: tests check behaviour, not latency."""
+
+
+def quick_job(model: Path, framework: str, **changes: object) -> JobSpec:
+    """A one-thread job of four random inputs on model, sampled under QUICK; changes override any field."""
+    fields: dict[str, object] = {
+        "model": model_ref(model),
+        "framework": framework,
+        "settings": {"threads": 1},
+        "stopping": QUICK,
+        "data": InputData(count=4),
+        "timeout_s": 120,
+    }
+    fields.update(changes)
+    return JobSpec.model_validate(fields)
+
+
+def require(backend: Backend) -> None:
+    """Skip when the backend's runtime is missing, unless DEPLOYBENCH_REQUIRE_BACKENDS is set: then fail."""
+    probe = backend.probe()
+    if not probe.available:
+        if os.environ.get("DEPLOYBENCH_REQUIRE_BACKENDS"):
+            pytest.fail(f"{probe.reason} (DEPLOYBENCH_REQUIRE_BACKENDS is set)")
+        pytest.skip(str(probe.reason))
