@@ -214,3 +214,16 @@ def test_environment_names_several_user_catalogs(
     assert status == 0 and out.split() == ["name", "raspberry-pi-4"]
     status, out, _ = cli("catalog", "show", "mobilenetv2", "-f", "json")
     assert status == 0 and json.loads(out)["notes"] == ["retrained here"]
+
+
+def test_backends_lists_what_runs_here(cli: Run) -> None:
+    from deploybench.backends.registry import registered
+
+    status, out, _ = cli("backends", "--format", "json")
+    assert status == 0
+    statuses = {s["name"]: s for s in json.loads(out)}
+    assert set(statuses) == set(registered())
+    assert statuses["onnxruntime"]["available"] and statuses["onnxruntime"]["version"]
+    assert statuses["onnx-reference"]["deployment"] is False
+    status, out, _ = cli("backends", "--format", "csv")
+    assert status == 0 and out.splitlines()[0] == "name,available,version,formats,settings,role,reason"

@@ -10,6 +10,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from deploybench import __version__
+from deploybench.cli.backends import backends
 from deploybench.cli.catalog import catalog_app
 from deploybench.cli.measure import campaign_run, run
 from deploybench.cli.quickstart import quickstart
@@ -29,6 +30,7 @@ campaign_app.command("run")(campaign_run)
 app.add_typer(campaign_app, name="campaign")
 app.command()(run)
 app.command()(quickstart)
+app.command()(backends)
 
 
 def _version(value: bool) -> None:
