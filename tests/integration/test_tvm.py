@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from tests.support.jobs import QUICK, quick_job, require
+from tests.support.jobs import assert_faithful_single_stream, quick_job, require
 from tests.support.models import tiny_classifier
 
 from deploybench.backends.onnx_reference import OnnxReferenceBackend
@@ -37,13 +37,7 @@ def measure(model: Path, **changes: object) -> ResultRecord:
 
 def test_single_stream_records_every_setting(model: Path) -> None:
     record = measure(model)
-    assert record.status is Status.OK, record.failure
-    (measurement,) = record.measurements
-    assert measurement.batch_size == 1 and measurement.summary.count >= QUICK.min_samples
-    assert record.fidelity is not None
-    (output,) = record.fidelity.outputs
-    assert output.name == "probabilities" and output.cosine_similarity > 0.9999 and output.max_abs_error < 1e-5
-    assert record.fidelity.top1_agreement == 1.0
+    assert_faithful_single_stream(record)
     assert record.provenance is not None and record.provenance.framework_version == TvmBackend().probe().version
     settings = record.provenance.settings
     assert (settings["threads"], settings["opt_level"], settings["tuning"]) == (1, 3, "none")

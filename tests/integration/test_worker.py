@@ -7,10 +7,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 from tests.support.fake_backends import fake_backend_env
-from tests.support.jobs import QUICK
+from tests.support.jobs import QUICK, quick_job
 from tests.support.models import tiny_classifier, with_external_data
 
-from deploybench.campaign.plan import model_ref
 from deploybench.core.records import InputData, JobSpec, Scenario, ScenarioKind, Status, Timing
 from deploybench.worker.launcher import run_in_worker
 
@@ -21,16 +20,8 @@ def model(tmp_path: Path) -> Path:
 
 
 def job(model: Path, framework: str = "onnxruntime", **changes: object) -> JobSpec:
-    fields: dict[str, object] = {
-        "model": model_ref(model),
-        "framework": framework,
-        "settings": {"threads": 1} if framework == "onnxruntime" else {},
-        "stopping": QUICK,
-        "data": InputData(count=4),
-        "timeout_s": 60,
-    }
-    fields.update(changes)
-    return JobSpec.model_validate(fields)
+    defaults: dict[str, object] = {"settings": {"threads": 1} if framework == "onnxruntime" else {}, "timeout_s": 60}
+    return quick_job(model, framework, **{**defaults, **changes})
 
 
 def test_a_real_measurement(model: Path) -> None:

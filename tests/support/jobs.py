@@ -9,7 +9,7 @@ import pytest
 
 from deploybench.backends.base import Backend
 from deploybench.campaign.plan import model_ref
-from deploybench.core.records import InputData, JobSpec, StoppingRule
+from deploybench.core.records import InputData, JobSpec, ResultRecord, Status, StoppingRule
 
 QUICK = StoppingRule(min_samples=20, max_samples=2000, min_duration_s=0.05, max_duration_s=1.0, warmup_max=50)
 """A stopping rule that ends sampling within about a second: tests check behaviour, not latency."""
@@ -36,3 +36,14 @@ def require(backend: Backend) -> None:
         if os.environ.get("DEPLOYBENCH_REQUIRE_BACKENDS"):
             pytest.fail(f"{probe.reason} (DEPLOYBENCH_REQUIRE_BACKENDS is set)")
         pytest.skip(str(probe.reason))
+
+
+def assert_faithful_single_stream(record: ResultRecord) -> None:
+    """A successful single-stream result at batch 1 whose one output matches the reference's closely."""
+    assert record.status is Status.OK, record.failure
+    (measurement,) = record.measurements
+    assert measurement.batch_size == 1 and measurement.summary.count >= QUICK.min_samples
+    assert record.fidelity is not None
+    (output,) = record.fidelity.outputs
+    assert output.name == "probabilities" and output.cosine_similarity > 0.9999 and output.max_abs_error < 1e-5
+    assert record.fidelity.top1_agreement == 1.0
