@@ -3,14 +3,20 @@ VENV ?= .venv
 PYTHON ?= python3
 BIN := $(VENV)/bin
 
-.PHONY: run test lint
+TOOLCHAINS := litert
+# Toolchain environments live inside $(VENV) (deploybench-toolchains/): `toolchain install` is a no-op when current.
 
-run: $(VENV)/.installed  ## create the environment, install, benchmark the bundled model into SQLite, compare
+.PHONY: run test lint toolchains
+
+run: toolchains  ## create the environments, install, benchmark the bundled model into SQLite, compare
 	$(BIN)/deploybench catalog show local
 	$(BIN)/deploybench quickstart
 
-test: lint  ## run every check and the whole test suite
+test: lint toolchains  ## run every check and the whole test suite
 	$(BIN)/pytest
+
+toolchains: $(VENV)/.installed
+	for name in $(TOOLCHAINS); do $(BIN)/deploybench toolchain install $$name --quiet || exit 1; done
 
 lint: $(VENV)/.installed
 	$(BIN)/ruff check src tests benchmarks

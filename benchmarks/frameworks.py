@@ -3,7 +3,9 @@
 - per framework (through deploybench's worker, single-stream, 1 thread by default): median latency, its ratio to
   ONNX Runtime's, compile / load time, peak memory, fidelity against the ONNX reference evaluator;
 - OpenVINO: deploybench's median against OpenVINO's own `benchmark_app` (same precision, threads, one stream);
-- TVM: deploybench's median against the compiled module's own `time_evaluator`.
+- TVM: deploybench's median against the compiled module's own `time_evaluator`;
+- LiteRT (from its toolchain environment): deploybench's median against a bare `Interpreter.invoke()` loop on the
+  same converted `.tflite` file, in the same environment, with the same threads.
 
 The model is generated here (seeded): a 224x224 stem convolution, then inverted-residual blocks (1x1 expand,
 3x3 depthwise, 1x1 project) as in MobileNetV2, global pooling and a 1000-way classifier.
@@ -22,9 +24,10 @@ from pathlib import Path
 
 import numpy as np
 
+from deploybench.campaign.placement import Placer
 from deploybench.campaign.plan import model_ref
 from deploybench.core.records import InputData, JobSpec
-from deploybench.worker.launcher import probe_in_worker, run_in_worker
+from deploybench.worker.launcher import run_in_worker
 
 BLOCKS = ((16, 1, 1), (24, 2, 6), (32, 2, 6), (64, 2, 6), (96, 1, 6), (160, 2, 6), (320, 1, 6))
 """MobileNetV2's stages, one block each: (output channels, stride, expansion)."""
@@ -118,6 +121,39 @@ def tvm_time_evaluator_median_us(model: Path, threads: int, workdir: Path) -> fl
     return float(np.median(timer(feed).results)) * 1e6
 
 
+BARE_LITERT_LOOP = """
+import sys, time
+from pathlib import Path
+import numpy as np
+from ai_edge_litert.interpreter import Interpreter
+from deploybench.backends.litert import convert_onnx
+
+model, threads, workdir = Path(sys.argv[1]), int(sys.argv[2]), Path(sys.argv[3])
+interpreter = Interpreter(model_path=str(convert_onnx(model, workdir)), num_threads=threads)
+interpreter.allocate_tensors()
+detail = interpreter.get_input_details()[0]
+x = np.random.default_rng(0).standard_normal(tuple(detail["shape"])).astype(np.float32)
+interpreter.set_tensor(detail["index"], x)
+for _ in range(50):
+    interpreter.invoke()
+samples = []
+for _ in range(300):
+    start = time.perf_counter_ns()
+    interpreter.invoke()
+    samples.append(time.perf_counter_ns() - start)
+print(float(np.median(samples)) / 1000)
+"""
+"""The bare loop: deploybench's own conversion (so both run the same file), then nothing but invoke()."""
+
+
+def litert_bare_loop_median_us(model: Path, threads: int, workdir: Path, python: str) -> float:
+    """The median of a bare `Interpreter.invoke()` loop, in the LiteRT toolchain's own Python."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    command = [python, "-c", BARE_LITERT_LOOP, str(model), str(threads), str(workdir)]
+    done = subprocess.run(command, capture_output=True, text=True, check=True)
+    return float(done.stdout.strip().splitlines()[-1])
+
+
 def main() -> None:
     """Run every local framework and the two native tools; print and save the table."""
     parser = argparse.ArgumentParser(description=__doc__)
@@ -127,15 +163,20 @@ def main() -> None:
     args = parser.parse_args()
     args.out.parent.mkdir(parents=True, exist_ok=True)
     model = mobilenet_like(args.out.parent / "mobilenet-like.onnx")
-    frameworks = [s.name for s in probe_in_worker() if s.available and s.deployment and "onnx" in s.input_formats]
+    placer = Placer()
+    frameworks = [s.name for s in placer.placed_statuses("onnx") if s.available and s.deployment]
+    environments = placer.environments(frameworks, "onnx")
     rows: dict[str, dict[str, object]] = {}
     medians: dict[str, list[float]] = {}
-    native: dict[str, list[tuple[float, float]]] = {"openvino": [], "tvm": []}
+    native: dict[str, list[tuple[float, float]]] = {"openvino": [], "tvm": [], "litert": []}
     for _ in range(args.rounds):
         for name in frameworks:
             settings = {"threads": args.threads} if name != "example-numpy" else {}
+            environment = environments[name]
             record = run_in_worker(
-                JobSpec(model=model_ref(model), framework=name, settings=settings, data=InputData(count=4))
+                JobSpec(model=model_ref(model), framework=name, settings=settings, data=InputData(count=4)),
+                python=environment.python,
+                env=environment.worker_env(),
             )
             if record.failure or not record.measurements or record.resources is None or record.fidelity is None:
                 rows[name] = {"failure": record.failure.message if record.failure else "no measurement"}
@@ -146,6 +187,7 @@ def main() -> None:
                 prepare_s=record.resources.prepare_s,
                 load_s=record.resources.load_s,
                 peak_rss_mb=record.resources.peak_rss_bytes / 1e6,
+                environment=environment.name,
                 cosine=min(o.cosine_similarity for o in record.fidelity.outputs),
                 max_abs_error=max(o.max_abs_error for o in record.fidelity.outputs),
                 settings=record.provenance.settings if record.provenance else {},
@@ -156,6 +198,11 @@ def main() -> None:
                 with_dir = args.out.parent / "tvm-bench"
                 with_dir.mkdir(exist_ok=True)
                 native["tvm"].append((median_us, tvm_time_evaluator_median_us(model, args.threads, with_dir)))
+            if name == "litert":
+                bare = litert_bare_loop_median_us(
+                    model, args.threads, args.out.parent / "litert-bench", environment.python
+                )
+                native["litert"].append((median_us, bare))
     baseline = statistics.median(medians["onnxruntime"]) if "onnxruntime" in medians else None
     for name, values in medians.items():
         median_us = statistics.median(values)
@@ -192,7 +239,7 @@ def main() -> None:
             f"{row['cosine']:10.6f}"
         )
     for name, figures in against.items():
-        tool = "benchmark_app" if name == "openvino" else "time_evaluator"
+        tool = {"openvino": "benchmark_app", "tvm": "time_evaluator", "litert": "bare invoke() loop"}[name]
         print(
             f"{name} vs its own {tool}: {figures['deploybench_median_us']:.1f} vs "
             f"{figures['native_median_us']:.1f} µs, ratio {figures['ratio']:.3f} "

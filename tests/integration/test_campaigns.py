@@ -173,9 +173,11 @@ def _stored(database: Path) -> int:
 
 
 def test_quickstart_runs_every_local_framework(cli: Run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from deploybench.worker.launcher import probe_in_worker
+    from deploybench.campaign.placement import Placer
 
-    local = {s.name for s in probe_in_worker() if s.available and s.deployment and "onnx" in s.input_formats}
+    local = {
+        s.name for s in Placer().placed_statuses("onnx") if s.available and s.deployment and "onnx" in s.input_formats
+    }
     monkeypatch.chdir(tmp_path)
     status, out, err = cli("quickstart")
     assert status == 0, err

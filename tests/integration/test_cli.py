@@ -218,12 +218,15 @@ def test_environment_names_several_user_catalogs(
 
 def test_backends_lists_what_runs_here(cli: Run) -> None:
     from deploybench.backends.registry import registered
+    from deploybench.worker.toolchains import definitions
 
     status, out, _ = cli("backends", "--format", "json")
     assert status == 0
-    statuses = {s["name"]: s for s in json.loads(out)}
+    listed = json.loads(out)
+    statuses = {s["name"]: s for s in listed if s["environment"] == "main"}
     assert set(statuses) == set(registered())
+    assert {s["environment"] for s in listed} == {"main", *definitions()}
     assert statuses["onnxruntime"]["available"] and statuses["onnxruntime"]["version"]
     assert statuses["onnx-reference"]["deployment"] is False
     status, out, _ = cli("backends", "--format", "csv")
-    assert status == 0 and out.splitlines()[0] == "name,available,version,formats,settings,role,reason"
+    assert status == 0 and out.splitlines()[0] == "name,environment,available,version,formats,settings,role,reason"

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import importlib
-import os
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pytest
 from tests.support.jobs import assert_faithful_single_stream, quick_job, require
 from tests.support.models import tiny_classifier
+from tests.support.tflite_models import tiny_tflite
 
 from deploybench.backends.openvino import OpenVinoBackend
 from deploybench.core.records import (
@@ -129,7 +127,7 @@ def test_infer_between_runs_leaves_bound_inputs_and_caller_arrays_alone(model: P
 
 
 def test_a_tflite_model_is_read_too(tmp_path: Path) -> None:
-    path, weights, bias = tiny_tflite(tmp_path / "tiny.tflite")
+    path, weights, bias = tiny_tflite(tmp_path / "tiny.tflite", FEATURES, CLASSES)
     backend = OpenVinoBackend()
     assert "tflite" in backend.capabilities().input_formats
     session = backend.open_session(backend.prepare(path, {"threads": 1}, tmp_path))
@@ -143,69 +141,3 @@ def test_a_tflite_model_is_read_too(tmp_path: Path) -> None:
     np.testing.assert_allclose(session.outputs()["probabilities"], want, atol=1e-6)
     np.testing.assert_allclose(session.infer({"input": x[:1]})["probabilities"], want[:1], atol=1e-6)
     session.close()
-
-
-def tiny_tflite(path: Path) -> tuple[Path, np.ndarray, np.ndarray]:
-    """The tiny classifier as a TFLite flatbuffer (FULLY_CONNECTED + SOFTMAX, dynamic batch); weights and bias."""
-    flatbuffers = _needed("flatbuffers")
-    schema = _needed("ai_edge_litert.schema_py_generated")
-    rng = np.random.default_rng(0)
-    weights = rng.standard_normal((FEATURES, CLASSES)).astype(np.float32)
-    bias = rng.standard_normal(CLASSES).astype(np.float32)
-
-    def tensor(name: str, shape: list[int], buffer: int) -> object:
-        made = schema.TensorT()
-        made.name, made.type, made.buffer = name, schema.TensorType.FLOAT32, buffer
-        made.shape = [1, *shape[1:]] if shape[0] == -1 else shape
-        made.shapeSignature = shape if shape[0] == -1 else None
-        return made
-
-    def operator(code: int, inputs: list[int], output: int, options_type: int, options: object) -> object:
-        made = schema.OperatorT()
-        made.opcodeIndex, made.inputs, made.outputs = code, inputs, [output]
-        made.builtinOptionsType, made.builtinOptions = options_type, options
-        return made
-
-    def buffer(array: np.ndarray | None) -> object:
-        made = schema.BufferT()
-        made.data = None if array is None else list(array.tobytes())
-        return made
-
-    softmax = schema.SoftmaxOptionsT()
-    softmax.beta = 1.0
-    graph = schema.SubGraphT()
-    graph.tensors = [
-        tensor("input", [-1, FEATURES], 0),
-        tensor("weights", [CLASSES, FEATURES], 1),
-        tensor("bias", [CLASSES], 2),
-        tensor("logits", [-1, CLASSES], 0),
-        tensor("probabilities", [-1, CLASSES], 0),
-    ]
-    graph.inputs, graph.outputs = [0], [4]
-    graph.operators = [
-        operator(0, [0, 1, 2], 3, schema.BuiltinOptions.FullyConnectedOptions, schema.FullyConnectedOptionsT()),
-        operator(1, [3], 4, schema.BuiltinOptions.SoftmaxOptions, softmax),
-    ]
-    codes = []
-    for builtin in (schema.BuiltinOperator.FULLY_CONNECTED, schema.BuiltinOperator.SOFTMAX):
-        code = schema.OperatorCodeT()
-        code.builtinCode = code.deprecatedBuiltinCode = builtin
-        codes.append(code)
-    model = schema.ModelT()
-    model.version, model.operatorCodes, model.subgraphs = 3, codes, [graph]
-    model.buffers = [buffer(None), buffer(weights.T.copy()), buffer(bias)]
-    builder = flatbuffers.Builder(1024)
-    builder.Finish(model.Pack(builder), file_identifier=b"TFL3")
-    path.write_bytes(bytes(builder.Output()))
-    return path, weights, bias
-
-
-def _needed(module: str) -> Any:
-    """module, imported; a skip without it, unless DEPLOYBENCH_REQUIRE_BACKENDS says it must be there."""
-    try:
-        return importlib.import_module(module)
-    except ImportError:
-        reason = f"{module} is not installed: the TFLite test model is written with it (pip install ai-edge-litert)"
-        if os.environ.get("DEPLOYBENCH_REQUIRE_BACKENDS"):
-            pytest.fail(f"{reason} (DEPLOYBENCH_REQUIRE_BACKENDS is set)")
-        pytest.skip(reason)

@@ -1,9 +1,9 @@
 """The backend contract, as a check anyone can run: does a backend keep the protocol of `backends/base.py`?
 
 `check_backend` drives a backend the way the worker does (probe, capabilities, prepare, open a session, bind,
-run, read the outputs, infer, close, open again) on an ONNX model with a dynamic batch axis, and returns one
-sentence per broken promise. It is shipped in the package so that a third-party backend can assert, in its own
-tests, `check_backend(MyBackend(), model, tmp_path) == []`.
+run, read the outputs, infer, close, open again) on a model with a dynamic batch axis (an ONNX file, a `.tflite`
+file or a PyTorch ExportedProgram), and returns one sentence per broken promise. It is shipped in the package so that a
+third-party backend can assert, in its own tests, `check_backend(MyBackend(), model, tmp_path) == []`.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from deploybench.backends.base import Backend, Capabilities, Prepared, Probe, Session
 from deploybench.core.errors import BackendError, ConfigurationError
+from deploybench.core.formats import model_format
 from deploybench.core.records import SettingValue
 
 if TYPE_CHECKING:
@@ -43,11 +44,12 @@ class _Stop(Exception):
 
 
 def check_backend(backend: Backend, model: Path, workdir: Path) -> list[str]:
-    """Every way backend breaks the backend contract on the ONNX model at model; empty when it keeps it.
+    """Every way backend breaks the backend contract on the model at model; empty when it keeps it.
 
-    The model must be an ONNX file whose only dynamic dimension is the batch axis (axis 0); workdir is an
-    existing, writable folder for the backend's artifacts. Each violation is one sentence naming the method.
-    A backend whose probe says it is unavailable gives one violation saying so, and nothing else is checked.
+    The model must be an ONNX file, a `.tflite` file or a PyTorch ExportedProgram (`.pt2`) whose only dynamic
+    dimension is the batch axis (axis 0), in a format the backend takes; workdir is an existing, writable folder
+    for the backend's artifacts. Each violation is one sentence naming the method. A backend whose probe says
+    it is unavailable gives one violation saying so, and nothing else is checked.
     """
     inputs, outputs = _model_tensors(model)
     checker = _Checker(backend, model, workdir, inputs, outputs)
@@ -119,8 +121,8 @@ class _Checker:
         formats = capabilities.input_formats
         if not formats or not all(isinstance(f, str) and f for f in formats):
             self.fail(f"capabilities() lists no input formats (input_formats = {formats!r}).")
-        elif "onnx" not in formats:
-            self.fail(f"capabilities() does not list `onnx` among its input formats {formats!r}.")
+        elif model_format(self.model) not in formats:
+            self.fail(f"capabilities() does not list `{model_format(self.model)}` among its input formats {formats!r}.")
         described = all(isinstance(k, str) and isinstance(v, str) and v for k, v in capabilities.settings.items())
         if not described:
             self.fail("capabilities() has settings without a description in words.")
@@ -245,7 +247,37 @@ class _Checker:
 
 
 def _model_tensors(model: Path) -> tuple[list[_Tensor], list[_Tensor]]:
-    """The model's graph inputs (initializers left out) and outputs, read from the file."""
+    """The model's inputs and outputs, read from the file; only the batch axis may be dynamic."""
+    readers = {"pytorch": _pytorch_tensors, "tflite": _tflite_tensors}
+    inputs, outputs = readers.get(model_format(model), _onnx_tensors)(model)
+    for spec in inputs:
+        if any(not isinstance(d, int) for d in spec.shape[1:]):
+            raise ConfigurationError(
+                f"{model}: input `{spec.name}` has a dynamic dimension besides the batch axis ({spec.shape})",
+                hint="check backends on a model whose only dynamic dimension is axis 0",
+            )
+    return inputs, outputs
+
+
+def _pytorch_tensors(model: Path) -> tuple[list[_Tensor], list[_Tensor]]:
+    """The ExportedProgram's user inputs and outputs."""
+    from deploybench.backends.pytorch_program import load_program, read_signature
+
+    signature = read_signature(load_program(model, "contract"), model, "contract")
+    inputs = [_Tensor(s.name, s.dtype, s.shape) for s in signature.inputs]
+    return inputs, [_Tensor(s.name, s.dtype, s.shape) for s in signature.outputs]
+
+
+def _tflite_tensors(model: Path) -> tuple[list[_Tensor], list[_Tensor]]:
+    """The flatbuffer's inputs and outputs, by signature name."""
+    from deploybench.backends.litert import tflite_tensors
+
+    inputs, outputs = tflite_tensors(model)
+    return [_Tensor(s.name, s.dtype, s.shape) for s in inputs], [_Tensor(s.name, s.dtype, s.shape) for s in outputs]
+
+
+def _onnx_tensors(model: Path) -> tuple[list[_Tensor], list[_Tensor]]:
+    """The model's graph inputs (initializers left out) and outputs."""
     import onnx
     from onnx import helper
 
@@ -257,14 +289,7 @@ def _model_tensors(model: Path) -> tuple[list[_Tensor], list[_Tensor]]:
         shape = tuple(d.dim_value or d.dim_param or None for d in kind.shape.dim)
         return _Tensor(value.name, helper.tensor_dtype_to_np_dtype(kind.elem_type).name, shape)
 
-    inputs = [tensor(v) for v in graph.input if v.name not in initializers]
-    for spec in inputs:
-        if any(not isinstance(d, int) for d in spec.shape[1:]):
-            raise ConfigurationError(
-                f"{model}: input `{spec.name}` has a dynamic dimension besides the batch axis ({spec.shape})",
-                hint="check backends on a model whose only dynamic dimension is axis 0",
-            )
-    return inputs, [tensor(v) for v in graph.output]
+    return [tensor(v) for v in graph.input if v.name not in initializers], [tensor(v) for v in graph.output]
 
 
 def _random(rng: np.random.Generator, tensor: _Tensor, batch: int) -> np.ndarray:

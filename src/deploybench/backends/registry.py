@@ -20,6 +20,11 @@ BUILTIN = {
     "onnx-reference": "deploybench.backends.onnx_reference:OnnxReferenceBackend",
     "openvino": "deploybench.backends.openvino:OpenVinoBackend",
     "tvm": "deploybench.backends.tvm:TvmBackend",
+    "torch": "deploybench.backends.pytorch:TorchBackend",
+    "torchscript": "deploybench.backends.pytorch:TorchScriptBackend",
+    "torch-reference": "deploybench.backends.pytorch:TorchReferenceBackend",
+    "litert": "deploybench.backends.litert:LiteRtBackend",
+    "litert-reference": "deploybench.backends.litert:LiteRtReferenceBackend",
 }
 
 

@@ -39,7 +39,7 @@ def plan_jobs(
     scenarios: Sequence[Scenario],
     stopping: StoppingRule,
     timing: Timing = Timing.BOUND,
-    reference: str = "onnx-reference",
+    reference: str | None = None,
     timeout_s: float = 900.0,
 ) -> list[JobSpec]:
     """models x frameworks x settings x scenarios, in that nesting order, without duplicates."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
+from deploybench.campaign.placement import Placer
 from deploybench.core.records import JobSpec, ResultRecord, Status
 from deploybench.store import ResultStore
 from deploybench.worker.launcher import run_in_worker
@@ -34,8 +35,10 @@ def run_jobs(
     campaign: str | None = None,
     retry_failed: bool = False,
     progress: CampaignProgress | None = None,
+    placer: Placer | None = None,
 ) -> CampaignOutcome:
-    """Measure every job not already stored (failed ones too, unless retry_failed), saving each at once.
+    """Measure every job not already stored (failed ones too, unless retry_failed), saving each at once,
+    each in the environment that runs its framework (a job none can run stops everything before the start).
 
     Interrupted (Ctrl-C, a crash of this process), it loses nothing stored; run again, it resumes.
     """
@@ -44,9 +47,11 @@ def run_jobs(
     outcome = CampaignOutcome()
     todo = [job for job in jobs if job.key() not in done]
     outcome.skipped = [job for job in jobs if job.key() in done]
+    environments = (placer or Placer()).for_jobs(todo)
     for index, job in enumerate(todo):
         progress.job_started(index, len(todo), job)
-        record = run_in_worker(job, on_progress=progress.phase)
+        environment = environments[job.key()]
+        record = run_in_worker(job, on_progress=progress.phase, python=environment.python, env=environment.worker_env())
         result_id = store.save(record, campaign)
         outcome.stored.append(result_id)
         outcome.failed += record.status is Status.FAILED

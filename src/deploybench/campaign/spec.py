@@ -40,7 +40,9 @@ class CampaignFile(_Strict):
     scenarios: list[Scenario] = Field(default_factory=lambda: [Scenario()], description="Scenarios.")
     stopping: StoppingRule = Field(default_factory=StoppingRule, description="Stopping rule of every job.")
     timing: Timing = Field(default=Timing.BOUND, description="bound or end-to-end.")
-    reference: str = Field(default="onnx-reference", description="Backend giving the FP32 reference outputs.")
+    reference: str | None = Field(
+        default=None, description="Backend giving the FP32 reference outputs (default: the one for the model's format)."
+    )
     timeout_s: float = Field(default=900.0, gt=0, description="Per-job worker timeout, seconds.")
 
 

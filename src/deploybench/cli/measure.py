@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from deploybench.campaign.frameworks import ALL, choose_frameworks
+from deploybench.campaign.placement import Placer
 from deploybench.campaign.plan import model_ref, plan_jobs
 from deploybench.campaign.runner import run_jobs
 from deploybench.campaign.spec import load_campaign
@@ -20,7 +21,6 @@ from deploybench.core.records import InputData, JobSpec, ResultRecord, Scenario,
 from deploybench.report.tables import SUMMARY_COLUMNS, summary_rows
 from deploybench.store import ResultStore
 from deploybench.store.url import redact_url
-from deploybench.worker.launcher import probe_in_worker
 
 Database = Annotated[
     str | None, typer.Option("--db", help="Results database URL (default: env DEPLOYBENCH_DB, else SQLite).")
@@ -45,7 +45,9 @@ def run(
     seed: Annotated[int, typer.Option(help="Seed of random inputs.")] = 0,
     dim: Annotated[list[str] | None, typer.Option(help="Dynamic dimension NAME=VALUE (repeatable).")] = None,
     timing: Annotated[Timing, typer.Option(help="bound (inputs bound before timing) or end-to-end.")] = Timing.BOUND,
-    reference: Annotated[str, typer.Option(help="Backend giving the FP32 reference outputs.")] = "onnx-reference",
+    reference: Annotated[
+        str | None, typer.Option(help="Backend giving the FP32 reference outputs (default: the one for the format).")
+    ] = None,
     min_samples: Annotated[int, typer.Option(help="Fewest timed samples.")] = 100,
     max_samples: Annotated[int, typer.Option(help="Most timed samples.")] = 100_000,
     min_duration: Annotated[float, typer.Option(help="Shortest sampling, s.")] = 1.0,
@@ -68,7 +70,8 @@ def run(
         dims=parse_dims(dim or []),
     )
     kind_batches = tuple(int(b) for b in batch.split(",") if b.strip())
-    statuses = probe_in_worker() if ALL in framework else []
+    placer = Placer()
+    statuses = placer.placed_statuses(model_format(model)) if ALL in framework else []
     choice = choose_frameworks(framework, statuses, model_format(model), grid)
     for name, reason in choice.skipped:
         note(f"{name}: {reason}")
@@ -87,7 +90,7 @@ def run(
         reference,
         timeout,
     )
-    execute(jobs, campaign, retry_failed, db)
+    execute(jobs, campaign, retry_failed, db, placer)
 
 
 def campaign_run(
@@ -101,14 +104,14 @@ def campaign_run(
 
 
 def execute(
-    jobs: list[JobSpec], campaign: str | None, retry_failed: bool, db: str | None
+    jobs: list[JobSpec], campaign: str | None, retry_failed: bool, db: str | None, placer: Placer | None = None
 ) -> list[tuple[int, ResultRecord]]:
     """Run the jobs not stored yet, print the side-by-side table of every job's newest result, and
     raise when a job failed."""
     with ResultStore.open(db) as store:
         try:
             with campaign_progress(len(jobs)) as progress:
-                outcome = run_jobs(jobs, store, campaign, retry_failed, progress)
+                outcome = run_jobs(jobs, store, campaign, retry_failed, progress, placer)
         except KeyboardInterrupt:
             note("interrupted: every finished job is stored; run the same command again to resume")
             raise typer.Exit(130) from None

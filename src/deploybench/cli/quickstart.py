@@ -6,12 +6,12 @@ from pathlib import Path
 
 from deploybench.campaign.example import ensure_digits_example
 from deploybench.campaign.frameworks import ALL, choose_frameworks
+from deploybench.campaign.placement import Placer
 from deploybench.campaign.plan import model_ref, plan_jobs
 from deploybench.cli.measure import Database, execute
 from deploybench.cli.output import note, print_table
 from deploybench.core.records import InputData, Scenario, StoppingRule
 from deploybench.report.compare import compare, comparison_rows
-from deploybench.worker.launcher import probe_in_worker
 
 EXAMPLE_FOLDER = Path(".deploybench") / "example"
 CAMPAIGN = "quickstart"
@@ -27,7 +27,8 @@ def quickstart(db: Database = None) -> None:
         f"model {example.model} (scikit-learn MLP on the bundled digits data, test accuracy "
         f"{example.test_accuracy:.4f}); labelled inputs {example.data}"
     )
-    choice = choose_frameworks([ALL], probe_in_worker(), "onnx", {"threads": [1]})
+    placer = Placer()
+    choice = choose_frameworks([ALL], placer.placed_statuses("onnx"), "onnx", {"threads": [1]})
     for name, reason in choice.skipped:
         note(f"{name}: {reason}")
     jobs = plan_jobs(
@@ -36,7 +37,7 @@ def quickstart(db: Database = None) -> None:
         [Scenario()],
         StoppingRule(),
     )
-    results = execute(jobs, CAMPAIGN, retry_failed=False, db=db)
+    results = execute(jobs, CAMPAIGN, retry_failed=False, db=db, placer=placer)
     baseline = next(((i, r) for i, r in results if r.job.framework == BASELINE), results[0])
     rows = [
         {"B": f"result {i} ({record.job.framework})", **row}

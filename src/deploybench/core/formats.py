@@ -6,7 +6,7 @@ from pathlib import Path
 
 from deploybench.core.errors import ConfigurationError
 
-SUFFIXES = {".onnx": "onnx", ".tflite": "tflite"}
+SUFFIXES = {".onnx": "onnx", ".tflite": "tflite", ".pt2": "pytorch"}
 
 
 def model_format(path: Path) -> str:

@@ -103,7 +103,11 @@ class JobSpec(Frozen):
         default=Timing.BOUND,
         description="`bound`: inputs bound to the runtime before timing; `end-to-end`: copies are timed too.",
     )
-    reference: str = Field(default="onnx-reference", description="Backend that gives the FP32 reference outputs.")
+    reference: str | None = Field(
+        default=None,
+        description="Backend that gives the FP32 reference outputs; None: the reference evaluator for the model's "
+        "format in the environment the job runs in.",
+    )
     timeout_s: float = Field(default=900.0, gt=0, description="The worker is killed after this many seconds.")
 
     def key(self) -> str:
@@ -223,6 +227,9 @@ class Provenance(Frozen):
     schema_version: int = Field(description="Record schema version.")
     framework_version: str = Field(description="Version of the framework that ran.")
     settings: dict[str, SettingValue] = Field(description="Every setting the backend used, defaults resolved.")
+    environment: str = Field(
+        default="main", description="Python environment of the worker: main, or the toolchain environment's name."
+    )
     machine_fingerprint: str = Field(description="Hardware fingerprint of the machine.")
     machine: dict[str, str] = Field(description="CPU, governor, kernel, OS, Python.")
     packages: dict[str, str] = Field(description="Versions of the packages that matter.")

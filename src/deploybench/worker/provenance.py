@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import platform
 from datetime import datetime, timezone
 from importlib.metadata import PackageNotFoundError, version
@@ -9,6 +10,7 @@ from importlib.metadata import PackageNotFoundError, version
 from deploybench import __version__
 from deploybench.catalog.local import detect_local_machine
 from deploybench.core.records import SCHEMA_VERSION, Provenance, SettingValue
+from deploybench.worker.toolchains import MAIN, TOOLCHAIN_ENV
 
 PACKAGES = ("numpy", "scipy", "onnx", "onnxruntime")
 """Packages whose versions every record keeps, besides the framework's own."""
@@ -22,6 +24,7 @@ def provenance(framework_version: str, settings: dict[str, SettingValue], starte
         schema_version=SCHEMA_VERSION,
         framework_version=framework_version,
         settings=settings,
+        environment=os.environ.get(TOOLCHAIN_ENV, MAIN),
         machine_fingerprint=machine.fingerprint,
         machine={
             "cpu": machine.cpu_model or "unknown",

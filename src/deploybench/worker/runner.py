@@ -14,8 +14,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from deploybench.backends.base import Backend, Session
-from deploybench.backends.registry import load_backend
-from deploybench.core.errors import BackendError, ConfigurationError, DeploybenchError
+from deploybench.backends.registry import load_backend, registered
+from deploybench.core.errors import BackendError, ConfigurationError, DeploybenchError, PluginError
+from deploybench.core.formats import model_format
 from deploybench.core.hashing import file_sha256
 from deploybench.core.records import (
     Failure,
@@ -105,7 +106,7 @@ def _measure(job: JobSpec, phases: _Phases, started: datetime) -> ResultRecord:
         finally:
             session.close()
         phases.enter("fidelity")
-        fidelity = _fidelity(job, model, single, deployed, Path(workdir))
+        fidelity, unchecked = _fidelity(job, model, single, deployed, Path(workdir))
         artifact_bytes = prepared.artifact.stat().st_size if prepared.artifact.is_file() else job.model.size_bytes
     inferences = sum(m.summary.count * m.batch_size for m in measurements)
     resources = Resources(
@@ -126,14 +127,14 @@ def _measure(job: JobSpec, phases: _Phases, started: datetime) -> ResultRecord:
         resources=resources,
         fidelity=fidelity,
         provenance=provenance(phases.framework_version, prepared.settings, started),
-        warnings=tuple(_warnings(measurements)),
+        warnings=tuple(_warnings(measurements) + unchecked),
     )
 
 
 def _checked_model(job: JobSpec) -> Path:
     model = Path(job.model.path)
     if not model.is_file():
-        raise ConfigurationError(f"{model}: no such model file", hint="give the path of an .onnx file")
+        raise ConfigurationError(f"{model}: no such model file", hint="give the path of a model file")
     if file_sha256(model) != job.model.sha256:
         raise ConfigurationError(f"{model}: the file changed since the job was planned", hint="run the job again")
     return model
@@ -218,13 +219,31 @@ def _measurement(
     )
 
 
-def _fidelity(job: JobSpec, model: Path, single: InputSet, outputs: list[Feeds], workdir: Path) -> Fidelity:
-    reference = _available(job.reference)
+def _fidelity(
+    job: JobSpec, model: Path, single: InputSet, outputs: list[Feeds], workdir: Path
+) -> tuple[Fidelity | None, list[str]]:
+    """The outputs against the reference's, or no fidelity and the warning why none could be checked."""
+    name = job.reference or _reference_for(model_format(model))
+    if name is None:
+        return None, [f"fidelity not checked: no reference evaluator for {model_format(model)} models is installed"]
+    reference = _available(name)
     prepared = reference.prepare(model, {}, workdir)
     session = reference.open_session(prepared)
     try:
         expected = [session.infer(feeds) for feeds in single.feeds]
     finally:
         session.close()
-    name = f"{job.reference} {reference.probe().version}"
-    return compare(outputs, expected, name, single.labels)
+    return compare(outputs, expected, f"{name} {reference.probe().version}", single.labels), []
+
+
+def _reference_for(model_format: str) -> str | None:
+    """The first available reference evaluator (in name order) that reads model_format."""
+    for name in sorted(registered()):
+        try:
+            backend = load_backend(name)
+        except PluginError:
+            continue
+        capabilities = backend.capabilities()
+        if not capabilities.deployment and model_format in capabilities.input_formats and backend.probe().available:
+            return name
+    return None

@@ -1,0 +1,252 @@
+"""LiteRT (TensorFlow Lite) interpreter on the CPU, with XNNPACK, and its reference kernels as a reference
+evaluator for `.tflite` models.
+
+An ONNX model is converted by onnx2tf, in a child process (TensorFlow stays out of the measuring process and
+its memory out of the peak), keeping the ONNX model's input layout so that the deployed model takes the
+same inputs as the ONNX one and its outputs can be compared with the ONNX reference's.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+import time
+from importlib.metadata import PackageNotFoundError, version
+from importlib.util import find_spec
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from deploybench.backends.base import Capabilities, Prepared, Probe, TensorSpec
+from deploybench.backends.onnx_model import check_onnx_model
+from deploybench.backends.settings import resolve_settings
+from deploybench.core.errors import BackendError
+from deploybench.core.formats import model_format
+from deploybench.core.records import SettingValue
+
+if TYPE_CHECKING:
+    import numpy as np
+
+SETTINGS = {
+    "threads": "interpreter threads (default: physical cores)",
+    "delegate": "xnnpack (LiteRT's default CPU delegate) or none (the built-in optimized kernels only)",
+}
+DELEGATES = ("xnnpack", "none")
+FLATBUFFER_ID = b"TFL3"
+"""The file identifier at bytes 4-8 of every TFLite flatbuffer."""
+CONVERTER = "onnx2tf"
+PROTOBUF_LIMIT = 2**31 - 1
+"""Largest single protobuf file; a bigger model's copy keeps its weights in an external file."""
+ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+
+class LiteRtBackend:
+    """ai-edge-litert's Interpreter; ONNX converted by onnx2tf where it is installed."""
+
+    name: ClassVar[str] = "litert"
+
+    def probe(self) -> Probe:
+        """Installed? Which version? Read from the package metadata, without importing the runtime."""
+        return _probe_litert()
+
+    def capabilities(self) -> Capabilities:
+        """`.tflite` in, and ONNX too where onnx2tf is installed (its own toolchain environment)."""
+        formats = ("tflite", "onnx") if find_spec(CONVERTER) is not None else ("tflite",)
+        return Capabilities(input_formats=formats, concurrent_sessions=False, settings=SETTINGS)
+
+    def prepare(self, model: Path, settings: dict[str, SettingValue], workdir: Path) -> Prepared:
+        """Resolve the settings; convert an ONNX model to a `.tflite` file (timed as the prepare step)."""
+        import psutil
+
+        defaults: dict[str, SettingValue] = {"threads": psutil.cpu_count(logical=False) or 1, "delegate": "xnnpack"}
+        resolved = resolve_settings(self.name, settings, defaults)
+        if resolved["delegate"] not in DELEGATES:
+            raise BackendError(
+                f"litert: `delegate` = {resolved['delegate']!r}", hint=f"use one of {', '.join(DELEGATES)}"
+            )
+        if model_format(model) == "tflite":
+            _check_flatbuffer(model)
+            return Prepared(artifact=model, prepare_s=None, settings=resolved)
+        check_onnx_model(model)
+        started = time.perf_counter()
+        artifact = convert_onnx(model, workdir)
+        prepare_s = time.perf_counter() - started
+        resolved |= {"converter": f"{CONVERTER} {version(CONVERTER)}", "input_layout": "as in the ONNX model"}
+        return Prepared(artifact=artifact, prepare_s=prepare_s, settings=resolved)
+
+    def open_session(self, prepared: Prepared) -> LiteRtSession:
+        """Load the flatbuffer into an interpreter with the chosen kernels and threads."""
+        from ai_edge_litert.interpreter import OpResolverType
+
+        resolver = (
+            OpResolverType.AUTO
+            if prepared.settings["delegate"] == "xnnpack"
+            else OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES
+        )
+        return LiteRtSession(prepared.artifact, int(prepared.settings["threads"]), resolver)
+
+
+class LiteRtReferenceBackend:
+    """LiteRT's reference kernels, one thread: the simple, unoptimized implementation of each TFLite
+    operator, used as the reference that deployments of a `.tflite` model are compared with."""
+
+    name: ClassVar[str] = "litert-reference"
+
+    def probe(self) -> Probe:
+        """Installed? Which version?"""
+        return _probe_litert()
+
+    def capabilities(self) -> Capabilities:
+        """`.tflite` in; a reference, not a deployment."""
+        return Capabilities(input_formats=("tflite",), concurrent_sessions=False, settings={}, deployment=False)
+
+    def prepare(self, model: Path, settings: dict[str, SettingValue], workdir: Path) -> Prepared:
+        """Check the flatbuffer; the reference takes no settings."""
+        _check_flatbuffer(model)
+        return Prepared(artifact=model, prepare_s=None, settings=resolve_settings(self.name, settings, {}))
+
+    def open_session(self, prepared: Prepared) -> LiteRtSession:
+        """An interpreter on the reference kernels."""
+        from ai_edge_litert.interpreter import OpResolverType
+
+        return LiteRtSession(prepared.artifact, 1, OpResolverType.BUILTIN_REF)
+
+
+class LiteRtSession:
+    """A loaded interpreter; inputs and outputs named by the model's signature when it has one."""
+
+    def __init__(self, artifact: Path, threads: int, resolver: Any) -> None:
+        from ai_edge_litert.interpreter import Interpreter
+
+        try:
+            self._interpreter = Interpreter(
+                model_path=str(artifact), num_threads=threads, experimental_op_resolver_type=resolver
+            )
+            self._interpreter.allocate_tensors()
+        except (ValueError, RuntimeError) as exc:
+            raise BackendError(f"litert cannot load {artifact}: {_first_line(exc)}") from exc
+        self._inputs, self._outputs = _named_details(self._interpreter)
+        self._shapes = {name: tuple(int(d) for d in detail["shape"]) for name, detail in self._inputs.items()}
+
+    def inputs(self) -> list[TensorSpec]:
+        """Name, shape (None for a dynamic dimension) and dtype of each input."""
+        return [_spec(name, detail) for name, detail in self._inputs.items()]
+
+    def bind(self, feeds: dict[str, np.ndarray]) -> None:
+        """Copy the feeds into the interpreter's input tensors, resizing them first if the shape changed."""
+        resized = [name for name, array in feeds.items() if self._shapes[name] != array.shape]
+        for name in resized:
+            self._interpreter.resize_tensor_input(self._inputs[name]["index"], list(feeds[name].shape), strict=False)
+            self._shapes[name] = feeds[name].shape
+        if resized:
+            self._interpreter.allocate_tensors()
+        for name, array in feeds.items():
+            self._interpreter.set_tensor(self._inputs[name]["index"], array)
+
+    def run(self) -> None:
+        """One inference on the bound inputs."""
+        self._interpreter.invoke()
+
+    def outputs(self) -> dict[str, np.ndarray]:
+        """Copies of the outputs of the last run."""
+        return {name: self._interpreter.get_tensor(detail["index"]) for name, detail in self._outputs.items()}
+
+    def infer(self, feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """Copy in, run, copy out (one interpreter: not for concurrent calls)."""
+        self.bind(feeds)
+        self.run()
+        return self.outputs()
+
+    def close(self) -> None:
+        """Drop the interpreter."""
+        del self._interpreter
+
+
+def tflite_tensors(model: Path) -> tuple[list[TensorSpec], list[TensorSpec]]:
+    """The inputs and outputs of a `.tflite` model, named as its sessions name them."""
+    from ai_edge_litert.interpreter import Interpreter
+
+    _check_flatbuffer(model)
+    inputs, outputs = _named_details(Interpreter(model_path=str(model)))
+    return [_spec(name, detail) for name, detail in inputs.items()], [
+        _spec(name, detail) for name, detail in outputs.items()
+    ]
+
+
+def _spec(name: str, detail: dict[str, Any]) -> TensorSpec:
+    shape = tuple(None if int(d) < 0 else int(d) for d in detail["shape_signature"])
+    return TensorSpec(name=name, shape=shape, dtype=str(detail["dtype"].__name__))
+
+
+def convert_onnx(model: Path, workdir: Path) -> Path:
+    """The ONNX model converted by onnx2tf to an FP32 `.tflite` file in workdir, with the model's own input
+    layout kept; a failure names the operator onnx2tf stopped at and its reason.
+
+    onnx2tf rewrites the file it is given (simplified in place): it gets a copy, weights included.
+    """
+    import onnx
+
+    loaded = onnx.load(str(model))
+    initializers = {tensor.name for tensor in loaded.graph.initializer}
+    names = [
+        i.name for i in loaded.graph.input if i.name not in initializers and len(i.type.tensor_type.shape.dim) >= 3
+    ]
+    copy = workdir / f"{model.stem}.onnx"
+    onnx.save_model(loaded, str(copy), save_as_external_data=loaded.ByteSize() > PROTOBUF_LIMIT)
+    output = workdir / CONVERTER
+    command = [sys.executable, "-m", CONVERTER, "-i", str(copy), "-o", str(output), "-n"]
+    if names:
+        command += ["-kat", *names]
+    done = subprocess.run(command, cwd=workdir, capture_output=True, text=True, check=False)
+    artifact = output / f"{model.stem}_float32.tflite"
+    if done.returncode != 0 or not artifact.is_file():
+        raise BackendError(
+            f"litert: onnx2tf cannot convert {model.name}: {conversion_failure(done.stdout + done.stderr)}"
+        )
+    return artifact
+
+
+def conversion_failure(log: str) -> str:
+    """What onnx2tf's log says went wrong: its first errors and the ONNX node it stopped at."""
+    lines = [ANSI.sub("", line).strip() for line in log.splitlines()]
+    errors = [line.removeprefix("ERROR:").strip() for line in lines if line.startswith("ERROR:")]
+    node = next((e.partition(":")[2].strip() for e in errors if e.startswith("onnx_op_name:")), None)
+    reason = errors[0] if errors else next((line for line in reversed(lines) if line), "it stopped without a message")
+    return f"at node `{node}`: {reason}" if node else reason
+
+
+def _check_flatbuffer(model: Path) -> None:
+    try:
+        with model.open("rb") as handle:
+            head = handle.read(8)
+    except OSError as exc:
+        raise BackendError(f"litert: cannot read {model}: {exc.strerror}") from exc
+    if head[4:8] != FLATBUFFER_ID:
+        raise BackendError(f"litert: {model} is not a TFLite flatbuffer", hint="give a .tflite file or an .onnx model")
+
+
+def _probe_litert() -> Probe:
+    missing = Probe(False, reason="ai-edge-litert is not installed: pip install 'deploybench[litert]'")
+    if find_spec("ai_edge_litert") is None:
+        return missing
+    try:
+        return Probe(True, version=version("ai-edge-litert"))
+    except PackageNotFoundError:
+        return missing
+
+
+def _named_details(interpreter: Any) -> tuple[dict[str, dict[str, Any]], dict[str, dict[str, Any]]]:
+    """Input and output details by name: the signature's names where the model has exactly one signature
+    (a converter's tensor names are internal), the tensor names otherwise."""
+    signatures = interpreter.get_signature_list()
+    if len(signatures) == 1:
+        runner = interpreter.get_signature_runner(next(iter(signatures)))
+        return dict(runner.get_input_details()), dict(runner.get_output_details())
+    return (
+        {d["name"]: d for d in interpreter.get_input_details()},
+        {d["name"]: d for d in interpreter.get_output_details()},
+    )
+
+
+def _first_line(exc: Exception) -> str:
+    return next((line for line in str(exc).splitlines() if line.strip()), type(exc).__name__)
