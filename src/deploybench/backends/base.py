@@ -25,6 +25,21 @@ class Probe:
     reason: str | None = None
 
 
+def installed_package(module: str, distribution: str, extra: str) -> Probe:
+    """Whether module can be imported and which version its distribution has, read from the package metadata
+    without importing it (importing a runtime can take seconds); unavailable names the extra to install."""
+    from importlib.metadata import PackageNotFoundError, version
+    from importlib.util import find_spec
+
+    missing = Probe(False, reason=f"{distribution} is not installed: pip install 'deploybench[{extra}]'")
+    if find_spec(module) is None:
+        return missing
+    try:
+        return Probe(True, version=version(distribution))
+    except PackageNotFoundError:
+        return missing
+
+
 @dataclass(frozen=True)
 class Capabilities:
     """What a backend can do; the core asks these, never the backend's name."""

@@ -12,12 +12,12 @@ import re
 import subprocess
 import sys
 import time
-from importlib.metadata import PackageNotFoundError, version
+from importlib.metadata import version
 from importlib.util import find_spec
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from deploybench.backends.base import Capabilities, Prepared, Probe, TensorSpec
+from deploybench.backends.base import Capabilities, Prepared, Probe, TensorSpec, installed_package
 from deploybench.backends.onnx_model import check_onnx_model
 from deploybench.backends.settings import resolve_settings
 from deploybench.core.errors import BackendError
@@ -47,7 +47,7 @@ class LiteRtBackend:
 
     def probe(self) -> Probe:
         """Installed? Which version? Read from the package metadata, without importing the runtime."""
-        return _probe_litert()
+        return installed_package("ai_edge_litert", "ai-edge-litert", "litert")
 
     def capabilities(self) -> Capabilities:
         """`.tflite` in, and ONNX too where onnx2tf is installed (its own toolchain environment)."""
@@ -94,7 +94,7 @@ class LiteRtReferenceBackend:
 
     def probe(self) -> Probe:
         """Installed? Which version?"""
-        return _probe_litert()
+        return installed_package("ai_edge_litert", "ai-edge-litert", "litert")
 
     def capabilities(self) -> Capabilities:
         """`.tflite` in; a reference, not a deployment."""
@@ -223,16 +223,6 @@ def _check_flatbuffer(model: Path) -> None:
         raise BackendError(f"litert: cannot read {model}: {exc.strerror}") from exc
     if head[4:8] != FLATBUFFER_ID:
         raise BackendError(f"litert: {model} is not a TFLite flatbuffer", hint="give a .tflite file or an .onnx model")
-
-
-def _probe_litert() -> Probe:
-    missing = Probe(False, reason="ai-edge-litert is not installed: pip install 'deploybench[litert]'")
-    if find_spec("ai_edge_litert") is None:
-        return missing
-    try:
-        return Probe(True, version=version("ai-edge-litert"))
-    except PackageNotFoundError:
-        return missing
 
 
 def _named_details(interpreter: Any) -> tuple[dict[str, dict[str, Any]], dict[str, dict[str, Any]]]:

@@ -25,7 +25,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, ClassVar
 
-from deploybench.backends.base import Capabilities, Prepared, Probe
+from deploybench.backends.base import Capabilities, Prepared, Probe, installed_package
 from deploybench.backends.pytorch_onnx import (
     CONVERTED_ARTIFACT,
     convert_onnx,
@@ -75,7 +75,7 @@ class TorchBackend:
 
     def probe(self) -> Probe:
         """Installed? Which version? Read from the package metadata: importing torch takes a second."""
-        return _probe()
+        return installed_package("torch", "torch", "torch")
 
     def capabilities(self) -> Capabilities:
         """PyTorch ExportedPrograms in, and ONNX where onnx2torch is installed; one session at a time (the thread
@@ -115,7 +115,7 @@ class TorchScriptBackend:
 
     def probe(self) -> Probe:
         """Installed? Which version? Read from the package metadata: importing torch takes a second."""
-        return _probe()
+        return installed_package("torch", "torch", "torch")
 
     def capabilities(self) -> Capabilities:
         """PyTorch ExportedPrograms in, and ONNX where onnx2torch is installed; one session at a time (the thread
@@ -136,18 +136,19 @@ class TorchScriptBackend:
         resolved = resolve_settings(self.name, settings, defaults)
         resolved["threads"] = set_threads(int(resolved["threads"]), self.name)
         if model_format(model) == "onnx":
-            start = time.perf_counter()
             converted = convert_onnx(model, self.name)
             signature = converted.signature
             forward = module_forward(converted.module)
+            start = time.perf_counter()
             frozen = _trace_and_freeze(converted.module, forward, converted.examples(), signature, model)
+            prepare_s = converted.seconds + time.perf_counter() - start
             resolved |= converter_settings()
         else:
             program = load_program(model, self.name)
             signature = read_signature(program, model, self.name)
             start = time.perf_counter()
             frozen = _trace_program(program, signature, model)
-        prepare_s = time.perf_counter() - start
+            prepare_s = time.perf_counter() - start
         artifact = workdir / TORCHSCRIPT_ARTIFACT
         with _jit_warnings():
             torch.jit.save(frozen, str(artifact), _extra_files={SIGNATURE_ENTRY: signature.to_json()})
@@ -191,7 +192,7 @@ class TorchReferenceBackend:
 
     def probe(self) -> Probe:
         """Installed? Which version? Read from the package metadata: importing torch takes a second."""
-        return _probe()
+        return installed_package("torch", "torch", "torch")
 
     def capabilities(self) -> Capabilities:
         """PyTorch ExportedPrograms in; a reference, not a deployment."""
@@ -227,19 +228,6 @@ class TorchReferenceBackend:
             module = module.double()
             run_dtypes = [_widened(torch_dtype(spec.dtype)) for spec in signature.inputs]
         return TorchSession(self.name, flat_forward(program, module), signature, _reference_mode, run_dtypes)
-
-
-def _probe() -> Probe:
-    from importlib.metadata import PackageNotFoundError, version
-    from importlib.util import find_spec
-
-    missing = Probe(False, reason="torch is not installed: pip install 'deploybench[torch]'")
-    if find_spec("torch") is None:
-        return missing
-    try:
-        return Probe(True, version=version("torch"))
-    except PackageNotFoundError:
-        return missing
 
 
 def _formats() -> tuple[str, ...]:

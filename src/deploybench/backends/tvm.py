@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from deploybench.backends.base import Capabilities, Prepared, Probe, TensorSpec
+from deploybench.backends.base import Capabilities, Prepared, Probe, TensorSpec, installed_package
 from deploybench.backends.onnx_model import check_onnx_model
 from deploybench.backends.settings import resolve_settings
 from deploybench.core.errors import BackendError
@@ -47,16 +47,7 @@ class TvmBackend:
 
     def probe(self) -> Probe:
         """Installed? Which version? Read from the package metadata: importing TVM takes seconds."""
-        from importlib.metadata import PackageNotFoundError, version
-        from importlib.util import find_spec
-
-        missing = Probe(False, reason="apache-tvm is not installed: pip install 'deploybench[tvm]'")
-        if find_spec("tvm") is None:
-            return missing
-        try:
-            return Probe(True, version=version("apache-tvm"))
-        except PackageNotFoundError:
-            return missing
+        return installed_package("tvm", "apache-tvm", "tvm")
 
     def capabilities(self) -> Capabilities:
         """ONNX in; one VM per session, not safe for concurrent calls."""
