@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import os
+import subprocess
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, ClassVar
@@ -18,6 +20,7 @@ from deploybench.backends.contract import UNKNOWN_SETTING, check_backend
 from deploybench.backends.onnxruntime import SETTINGS, OnnxRuntimeBackend
 from deploybench.backends.registry import load_backend, registered
 from deploybench.core.records import SettingValue
+from deploybench.worker.toolchains import definitions, installed
 
 MODELS: dict[str, Callable[[Path], Path]] = {
     "onnx": lambda folder: tiny_classifier(folder / "tiny.onnx"),
@@ -48,6 +51,37 @@ def test_registered_backend_keeps_the_contract(name: str, tmp_path: Path) -> Non
     workdir = tmp_path / "work"
     workdir.mkdir()
     assert check_backend(backend, MODELS[known[0]](tmp_path), workdir) == []
+
+
+CHECK_IN_ENVIRONMENT = """
+import json, sys
+from pathlib import Path
+from deploybench.backends.contract import check_backend
+from deploybench.backends.registry import load_backend
+print(json.dumps(check_backend(load_backend(sys.argv[1]), Path(sys.argv[2]), Path(sys.argv[3]))))
+"""
+
+
+@pytest.mark.parametrize(
+    ("toolchain", "name"), [(spec.name, name) for spec in definitions().values() for name in spec.backends]
+)
+def test_hosted_backends_keep_the_contract_on_onnx_in_their_toolchain(
+    toolchain: str, name: str, tmp_path: Path
+) -> None:
+    """The conversion path (ONNX in, converted by the toolchain's converter) keeps the contract too."""
+    present = installed(toolchain)
+    if present is None:
+        reason = f"toolchain `{toolchain}` is not installed"
+        if os.environ.get("DEPLOYBENCH_REQUIRE_BACKENDS"):
+            pytest.fail(f"{reason} (DEPLOYBENCH_REQUIRE_BACKENDS is set)")
+        pytest.skip(reason)
+    model = tiny_classifier(tmp_path / "tiny.onnx")
+    workdir = tmp_path / "work"
+    workdir.mkdir()
+    command = [present.python, "-c", CHECK_IN_ENVIRONMENT, name, str(model), str(workdir)]
+    done = subprocess.run(command, capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert json.loads(done.stdout.strip().splitlines()[-1]) == []
 
 
 class _DriftingSession:

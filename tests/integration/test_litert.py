@@ -116,7 +116,8 @@ def test_an_onnx_model_runs_converted_in_the_toolchain_environment(toolchain: In
     record = run_in_worker(quick_job(model, "litert"), python=environment.python, env=environment.worker_env())
     assert_faithful_single_stream(record)
     assert record.provenance is not None and record.provenance.environment == "litert"
-    assert record.provenance.settings["converter"] == "onnx2tf 1.29.24"
+    assert record.provenance.converter == "onnx2tf 1.29.24, inputs in the ONNX model's layout"
+    assert record.provenance.settings == {"threads": 1, "delegate": "xnnpack"}
     assert record.provenance.framework_version == "2.1.0"
     assert record.resources is not None and record.resources.prepare_s is not None and record.resources.prepare_s > 0
     assert record.fidelity is not None and record.fidelity.reference.startswith("onnx-reference ")

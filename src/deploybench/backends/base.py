@@ -67,6 +67,8 @@ class Prepared:
     artifact: Path
     prepare_s: float | None
     settings: dict[str, SettingValue]
+    converter: str | None = None
+    """The converter that made the artifact from the model, with its version; None when nothing converted it."""
 
 
 class Session(Protocol):

@@ -71,8 +71,8 @@ class LiteRtBackend:
         started = time.perf_counter()
         artifact = convert_onnx(model, workdir)
         prepare_s = time.perf_counter() - started
-        resolved |= {"converter": f"{CONVERTER} {version(CONVERTER)}", "input_layout": "as in the ONNX model"}
-        return Prepared(artifact=artifact, prepare_s=prepare_s, settings=resolved)
+        converter = f"{CONVERTER} {version(CONVERTER)}, inputs in the ONNX model's layout"
+        return Prepared(artifact=artifact, prepare_s=prepare_s, settings=resolved, converter=converter)
 
     def open_session(self, prepared: Prepared) -> LiteRtSession:
         """Load the flatbuffer into an interpreter with the chosen kernels and threads."""

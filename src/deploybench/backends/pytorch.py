@@ -29,7 +29,7 @@ from deploybench.backends.base import Capabilities, Prepared, Probe, installed_p
 from deploybench.backends.pytorch_onnx import (
     CONVERTED_ARTIFACT,
     convert_onnx,
-    converter_settings,
+    converter_name,
     converts_onnx,
     load_converted,
     module_forward,
@@ -91,7 +91,9 @@ class TorchBackend:
             converted = convert_onnx(model, self.name)
             artifact = workdir / CONVERTED_ARTIFACT
             save_converted(converted, artifact)
-            return Prepared(artifact=artifact, prepare_s=converted.seconds, settings=resolved | converter_settings())
+            return Prepared(
+                artifact=artifact, prepare_s=converted.seconds, settings=resolved, converter=converter_name()
+            )
         read_signature(load_program(model, self.name), model, self.name)
         return Prepared(artifact=model, prepare_s=None, settings=resolved)
 
@@ -142,17 +144,18 @@ class TorchScriptBackend:
             start = time.perf_counter()
             frozen = _trace_and_freeze(converted.module, forward, converted.examples(), signature, model)
             prepare_s = converted.seconds + time.perf_counter() - start
-            resolved |= converter_settings()
+            converter = converter_name()
         else:
             program = load_program(model, self.name)
             signature = read_signature(program, model, self.name)
             start = time.perf_counter()
             frozen = _trace_program(program, signature, model)
             prepare_s = time.perf_counter() - start
+            converter = None
         artifact = workdir / TORCHSCRIPT_ARTIFACT
         with _jit_warnings():
             torch.jit.save(frozen, str(artifact), _extra_files={SIGNATURE_ENTRY: signature.to_json()})
-        return Prepared(artifact=artifact, prepare_s=prepare_s, settings=resolved)
+        return Prepared(artifact=artifact, prepare_s=prepare_s, settings=resolved, converter=converter)
 
     def open_session(self, prepared: Prepared) -> TorchSession:
         """Load the frozen trace, optimize it for inference when asked, and size the thread pool."""

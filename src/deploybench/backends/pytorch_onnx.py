@@ -32,7 +32,6 @@ from deploybench.backends.base import TensorSpec
 from deploybench.backends.onnx_model import check_onnx_model
 from deploybench.backends.pytorch_program import Signature, first_line, torch_dtype
 from deploybench.core.errors import BackendError
-from deploybench.core.records import SettingValue
 
 CONVERTER = "onnx2torch"
 CONVERTED_ARTIFACT = "model.onnx2torch.pt"
@@ -77,9 +76,9 @@ def converts_onnx() -> bool:
     return find_spec(CONVERTER) is not None
 
 
-def converter_settings() -> dict[str, SettingValue]:
-    """What a prepare of an ONNX model records among its resolved settings: the converter and its version."""
-    return {"converter": f"{CONVERTER} {version(CONVERTER)}"}
+def converter_name() -> str:
+    """The converter of ONNX models and its version, as a record keeps it."""
+    return f"{CONVERTER} {version(CONVERTER)}"
 
 
 def convert_onnx(model: Path, backend: str) -> Converted:

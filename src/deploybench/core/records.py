@@ -227,6 +227,9 @@ class Provenance(Frozen):
     schema_version: int = Field(description="Record schema version.")
     framework_version: str = Field(description="Version of the framework that ran.")
     settings: dict[str, SettingValue] = Field(description="Every setting the backend used, defaults resolved.")
+    converter: str | None = Field(
+        default=None, description="Converter that made the deployed artifact from the model, with its version."
+    )
     environment: str = Field(
         default="main", description="Python environment of the worker: main, or the toolchain environment's name."
     )

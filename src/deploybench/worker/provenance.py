@@ -16,7 +16,9 @@ PACKAGES = ("numpy", "scipy", "onnx", "onnxruntime")
 """Packages whose versions every record keeps, besides the framework's own."""
 
 
-def provenance(framework_version: str, settings: dict[str, SettingValue], started: datetime) -> Provenance:
+def provenance(
+    framework_version: str, settings: dict[str, SettingValue], started: datetime, converter: str | None = None
+) -> Provenance:
     """The provenance of a job that started at `started` and ends now, on this machine."""
     machine = detect_local_machine()
     return Provenance(
@@ -24,6 +26,7 @@ def provenance(framework_version: str, settings: dict[str, SettingValue], starte
         schema_version=SCHEMA_VERSION,
         framework_version=framework_version,
         settings=settings,
+        converter=converter,
         environment=os.environ.get(TOOLCHAIN_ENV, MAIN),
         machine_fingerprint=machine.fingerprint,
         machine={

@@ -126,7 +126,7 @@ def _measure(job: JobSpec, phases: _Phases, started: datetime) -> ResultRecord:
         measurements=tuple(measurements),
         resources=resources,
         fidelity=fidelity,
-        provenance=provenance(phases.framework_version, prepared.settings, started),
+        provenance=provenance(phases.framework_version, prepared.settings, started, prepared.converter),
         warnings=tuple(_warnings(measurements) + unchecked),
     )
 
