@@ -9,7 +9,7 @@
 
 The model is generated here (seeded): a 224x224 stem convolution, then inverted-residual blocks (1x1 expand,
 3x3 depthwise, 1x1 project) as in MobileNetV2, global pooling and a 1000-way classifier.
-Usage: python benchmarks/frameworks.py [--threads 1] [--rounds 3]
+Usage: python benchmarks/frameworks.py [--threads 1] [--rounds 3] [--framework NAME ...]
 """
 
 from __future__ import annotations
@@ -137,7 +137,7 @@ interpreter.set_tensor(detail["index"], x)
 for _ in range(50):
     interpreter.invoke()
 samples = []
-for _ in range(300):
+for _ in range(1000):
     start = time.perf_counter_ns()
     interpreter.invoke()
     samples.append(time.perf_counter_ns() - start)
@@ -160,11 +160,16 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--out", type=Path, default=Path("results/frameworks.json"))
+    parser.add_argument("--framework", action="append", help="only these frameworks (repeatable; default: all)")
     args = parser.parse_args()
     args.out.parent.mkdir(parents=True, exist_ok=True)
     model = mobilenet_like(args.out.parent / "mobilenet-like.onnx")
     placer = Placer()
-    frameworks = [s.name for s in placer.placed_statuses("onnx") if s.available and s.deployment]
+    frameworks = [
+        s.name
+        for s in placer.placed_statuses("onnx")
+        if s.available and s.deployment and "onnx" in s.input_formats and s.name in (args.framework or [s.name])
+    ]
     environments = placer.environments(frameworks, "onnx")
     rows: dict[str, dict[str, object]] = {}
     medians: dict[str, list[float]] = {}

@@ -191,6 +191,7 @@ def convert_onnx(model: Path, workdir: Path) -> Path:
     names = [
         i.name for i in loaded.graph.input if i.name not in initializers and len(i.type.tensor_type.shape.dim) >= 3
     ]
+    workdir = workdir.resolve()
     copy = workdir / f"{model.stem}.onnx"
     onnx.save_model(loaded, str(copy), save_as_external_data=loaded.ByteSize() > PROTOBUF_LIMIT)
     output = workdir / CONVERTER
