@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from deploybench.core.errors import BackendError
 
@@ -27,6 +29,15 @@ def check_onnx_model(path: Path) -> list[Path]:
     Returns the external data files the model uses.
     """
     import onnx
+
+    data_files = external_data_files(read_onnx_model(path), path)
+    validate(onnx.checker.check_model, str(path), path)
+    return data_files
+
+
+def read_onnx_model(path: Path) -> Any:
+    """The ModelProto of the file at path, external data left unloaded; an unreadable file is a one-line error."""
+    import onnx
     from google.protobuf.message import DecodeError
 
     if not path.is_file():
@@ -39,16 +50,22 @@ def check_onnx_model(path: Path) -> list[Path]:
         ) from exc
     if not model.graph.node and not model.graph.output:
         raise BackendError(f"{path}: not an ONNX model (no graph)", hint="give an .onnx file exported by a converter")
-    data_files = _external_data(model, path)
+    return model
+
+
+def validate(checker: Callable[[Any], None], model: Any, path: Path) -> None:
+    """Run an ONNX checker on model (a path or a ModelProto); a violation is a one-line error about path."""
+    import onnx
+
     try:
-        onnx.checker.check_model(str(path))
+        checker(model)
     except onnx.checker.ValidationError as exc:
         first = str(exc).strip().splitlines()[0]
         raise BackendError(f"{path}: invalid ONNX model: {first}", hint="re-export the model") from exc
-    return data_files
 
 
-def _external_data(model: object, path: Path) -> list[Path]:
+def external_data_files(model: object, path: Path) -> list[Path]:
+    """The external data files of the model read from path; one outside its folder, or missing, is an error."""
     from onnx.external_data_helper import ExternalDataInfo, _get_all_tensors, uses_external_data
 
     folder = path.parent.resolve()

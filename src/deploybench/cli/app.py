@@ -10,6 +10,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from deploybench import __version__
+from deploybench.cli.analyze import analyze
 from deploybench.cli.backends import backends
 from deploybench.cli.catalog import catalog_app
 from deploybench.cli.measure import campaign_run, run
@@ -33,6 +34,7 @@ app.add_typer(campaign_app, name="campaign")
 app.command()(run)
 app.command()(quickstart)
 app.command()(backends)
+app.command()(analyze)
 
 
 def _version(value: bool) -> None:

@@ -1,0 +1,176 @@
+"""`deploybench analyze` on ONNX models whose parameters, MACs, FLOPs, bytes and memory are computed by hand
+here, and on the bad inputs: truncated files, missing or escaping external data, custom domains, bad --dim."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from tests.conftest import Run
+from tests.support.models import tiny_classifier, with_external_data
+
+from deploybench.analyze.onnx_anatomy import analyze_onnx
+from deploybench.analyze.records import OperatorClass
+from deploybench.core.errors import ConfigurationError
+
+F32 = 4
+
+
+def conv_net(path: Path, batch: int | str = 1) -> Path:
+    """1x3x8x8 -> Conv 3->8 (3x3, pad 1) -> Relu -> depthwise Conv (group 8, 3x3, pad 1) -> Flatten -> Gemm 512->4."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    rng = np.random.default_rng(0)
+
+    def weight(name: str, *shape: int) -> onnx.TensorProto:
+        return numpy_helper.from_array(rng.standard_normal(shape).astype(np.float32), name)
+
+    graph = helper.make_graph(
+        [
+            helper.make_node("Conv", ["x", "w1", "b1"], ["c1"], name="conv", pads=[1, 1, 1, 1]),
+            helper.make_node("Relu", ["c1"], ["r1"], name="relu"),
+            helper.make_node("Conv", ["r1", "w2", "b2"], ["c2"], name="dw", pads=[1, 1, 1, 1], group=8),
+            helper.make_node("Flatten", ["c2"], ["f"], name="flatten"),
+            helper.make_node("Gemm", ["f", "w3", "b3"], ["y"], name="fc", transB=1),
+        ],
+        "net",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [batch, 3, 8, 8])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [batch, 4])],
+        [
+            weight("w1", 8, 3, 3, 3),
+            weight("b1", 8),
+            weight("w2", 8, 1, 3, 3),
+            weight("b2", 8),
+            *[
+                weight("w3", 4, 512),
+                weight("b3", 4),
+            ],
+        ],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], producer_name="hand")
+    model.ir_version = 8
+    onnx.save(model, str(path))
+    return path
+
+
+def test_counts_match_the_hand_computed_ones(tmp_path: Path) -> None:
+    anatomy = analyze_onnx(conv_net(tmp_path / "net.onnx"))
+    params = 8 * 3 * 9 + 8 + 8 * 9 + 8 + 4 * 512 + 4
+    (group,) = anatomy.parameters
+    assert (group.dtype, group.count, group.bytes) == ("float32", params, params * F32)
+    work = {n.name: n for n in anatomy.nodes}
+    assert work["conv"].op_class is OperatorClass.CONVOLUTION and work["conv"].macs == 8 * 8 * 8 * 27
+    assert work["dw"].op_class is OperatorClass.DEPTHWISE_CONVOLUTION and work["dw"].macs == 8 * 8 * 8 * 9
+    assert work["fc"].op_class is OperatorClass.GEMM and work["fc"].macs == 512 * 4
+    assert work["relu"].macs == 0 and work["relu"].flops == 512
+    assert work["flatten"].op_class is OperatorClass.DATA_MOVEMENT and work["flatten"].flops == 0
+    assert work["conv"].bytes_moved == (192 + 216 + 8 + 512) * F32
+    assert anatomy.macs == 13824 + 4608 + 2048 and anatomy.flops == 2 * anatomy.macs + 512
+    assert anatomy.bytes_moved == sum(n.bytes_moved or 0 for n in anatomy.nodes)
+    assert anatomy.intensity == pytest.approx(anatomy.flops / anatomy.bytes_moved)
+    assert anatomy.memory.weights_bytes == params * F32
+    assert anatomy.memory.peak_activation_bytes == (512 + 512) * F32 and anatomy.memory.peak_at_node == "relu"
+    assert anatomy.memory.min_working_set_bytes == params * F32 + (512 + 512) * F32
+    assert anatomy.operators == {"Conv": 2, "Relu": 1, "Flatten": 1, "Gemm": 1}
+    assert anatomy.opsets == {"": 17} and anatomy.producer == "hand"
+
+
+def test_dynamic_dimensions_are_symbolic_until_given(tmp_path: Path) -> None:
+    path = conv_net(tmp_path / "net.onnx", batch="batch")
+    symbolic = analyze_onnx(path)
+    assert symbolic.symbolic_dims == ("batch",) and symbolic.uncounted_nodes == 5
+    assert all(n.unknown == "symbolic dimension batch (give --dim)" for n in symbolic.nodes)
+    assert symbolic.memory.peak_activation_bytes is None
+    fixed = analyze_onnx(path, {"batch": 2})
+    assert fixed.uncounted_nodes == 0 and fixed.macs == 2 * (13824 + 4608 + 2048)
+    with pytest.raises(ConfigurationError, match=r"no dynamic dimension `batsch`.*its dynamic dimensions: batch"):
+        analyze_onnx(path, {"batsch": 2})
+    with pytest.raises(ConfigurationError, match="--dim batch=0: a dimension must be between 1 and 2"):
+        analyze_onnx(path, {"batch": 0})
+
+
+def test_a_custom_domain_operator_is_counted_as_unknown(tmp_path: Path) -> None:
+    import onnx
+    from onnx import TensorProto, helper
+
+    graph = helper.make_graph(
+        [
+            helper.make_node("Relu", ["x"], ["r"], name="relu"),
+            helper.make_node("Frobnicate", ["r"], ["y"], domain="com.example", name="frob"),
+        ],
+        "custom",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 8])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 8])],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17), helper.make_opsetid("com.example", 1)])
+    model.ir_version = 8
+    onnx.save(model, str(tmp_path / "custom.onnx"))
+    anatomy = analyze_onnx(tmp_path / "custom.onnx")
+    frob = next(n for n in anatomy.nodes if n.name == "frob")
+    assert frob.op_class is OperatorClass.OTHER and frob.macs is None
+    assert frob.unknown == "operator com.example.Frobnicate: its work is not in deploybench's operator table"
+    assert anatomy.operators == {"Relu": 1, "com.example.Frobnicate": 1} and anatomy.uncounted_nodes == 1
+    assert anatomy.opsets == {"": 17, "com.example": 1}
+
+
+def test_external_data_is_read_by_shape_only(tmp_path: Path) -> None:
+    path = with_external_data(tiny_classifier(tmp_path / "tiny.onnx"), "tiny.data")
+    anatomy = analyze_onnx(path, {"batch": 3})
+    assert anatomy.parameters[0].count == 8 * 4 + 4
+    assert next(n for n in anatomy.nodes if n.op_type == "MatMul").macs == 3 * 8 * 4
+
+
+def test_the_cli_prints_tables_and_json(cli: Run, tmp_path: Path) -> None:
+    path = conv_net(tmp_path / "net.onnx")
+    status, out, err = cli("analyze", str(path))
+    assert status == 0, err
+    assert "depthwise_convolution" in out and "20,480" in out
+    status, out, err = cli("analyze", str(path), "--format", "json", "--nodes")
+    assert status == 0, err
+    data = json.loads(out)
+    assert data["macs"] == 20480 and len(data["nodes"]) == 5
+    status, out, _ = cli("analyze", str(path), "--format", "json")
+    assert "nodes" not in json.loads(out)
+
+
+@pytest.mark.parametrize(
+    ("damage", "message"),
+    [
+        ("truncate", "not a readable ONNX model"),
+        ("missing-data", "external data file `tiny.data` of tensor"),
+        ("escaping-data", "points outside the model's folder"),
+    ],
+)
+def test_bad_files_are_one_line_errors(cli: Run, tmp_path: Path, damage: str, message: str) -> None:
+    path = tiny_classifier(tmp_path / "tiny.onnx")
+    if damage == "truncate":
+        path.write_bytes(path.read_bytes()[:40])
+    else:
+        with_external_data(path, "tiny.data")
+        (tmp_path / "tiny.data").unlink()
+        if damage == "escaping-data":
+            escape(path, "../outside.data")
+    status, out, err = cli("analyze", str(path))
+    assert status != 0 and out == ""
+    (line,) = err.strip().splitlines()
+    assert line.startswith("error: ") and message in line and "Traceback" not in err
+
+
+def escape(path: Path, location: str) -> None:
+    """Point every external tensor of the model at location (onnx itself refuses to write such a model)."""
+    import onnx
+
+    model = onnx.load(str(path), load_external_data=False)
+    for tensor in model.graph.initializer:
+        for entry in tensor.external_data:
+            if entry.key == "location":
+                entry.value = location
+    path.write_bytes(model.SerializeToString())
+
+
+def test_other_formats_are_refused_with_what_to_do(cli: Run, tmp_path: Path) -> None:
+    status, _, err = cli("analyze", str(tmp_path / "model.tflite"))
+    assert status == 2 and "analyze reads ONNX models so far; export the model to ONNX" in err
