@@ -174,3 +174,28 @@ def escape(path: Path, location: str) -> None:
 def test_other_formats_are_refused_with_what_to_do(cli: Run, tmp_path: Path) -> None:
     status, _, err = cli("analyze", str(tmp_path / "model.tflite"))
     assert status == 2 and "analyze reads ONNX models so far; export the model to ONNX" in err
+
+
+def test_the_reader_leaves_out_only_large_weights_values(tmp_path: Path) -> None:
+    import onnx
+
+    from deploybench.analyze.onnx_reader import read_without_weights
+
+    path = conv_net(tmp_path / "net.onnx")
+    whole = onnx.load(str(path))
+    read, stripped = read_without_weights(path)
+    assert stripped == {"w3"}
+    assert read.graph.node == whole.graph.node and read.graph.input == whole.graph.input
+    assert read.opset_import == whole.opset_import and read.producer_name == "hand"
+    for ours, theirs in zip(read.graph.initializer, whole.graph.initializer, strict=True):
+        assert (ours.name, list(ours.dims), ours.data_type) == (theirs.name, list(theirs.dims), theirs.data_type)
+        assert ours.raw_data == (b"" if ours.name == "w3" else theirs.raw_data)
+
+
+def test_a_file_cut_inside_a_weight_is_refused(cli: Run, tmp_path: Path) -> None:
+    path = conv_net(tmp_path / "net.onnx")
+    path.write_bytes(path.read_bytes()[:-2000])
+    status, out, err = cli("analyze", str(path))
+    assert status == 1 and out == ""
+    (line,) = err.strip().splitlines()
+    assert line.startswith(f"error: {path}: not a readable ONNX model (") and "uncorrupted .onnx file" in line

@@ -1,8 +1,8 @@
 """The anatomy of an ONNX model, from ONNX's own shape inference and the operator table.
 
-Shapes come from `onnx.shape_inference` (with data propagation, so that shapes computed by Shape / Reshape
-chains resolve), run on a copy of the graph whose large weights are left out: inference needs their shapes,
-not their values, and the copy keeps the extra memory small for models of hundreds of megabytes. Dynamic
+The file is read without the values of its large weights (`onnx_reader`). Shapes come from
+`onnx.shape_inference` (with data propagation, so that shapes computed by Shape / Reshape chains resolve), run
+on a copy of the graph in which those weights are inputs of known type and shape. Dynamic
 dimensions the user gives (`--dim batch=1`) are fixed on the inputs before inference; the others stay
 symbolic, and every node whose work depends on them says so instead of giving a number.
 
@@ -18,6 +18,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+from deploybench.analyze.onnx_reader import read_without_weights
 from deploybench.analyze.operators import OperatorCost, operator_costs
 from deploybench.analyze.records import (
     Anatomy,
@@ -28,7 +29,7 @@ from deploybench.analyze.records import (
     ParameterGroup,
     TensorInfo,
 )
-from deploybench.backends.onnx_model import external_data_files, read_onnx_model, validate
+from deploybench.backends.onnx_model import external_data_files, validate
 from deploybench.core.errors import ConfigurationError
 
 INLINE_LIMIT = 1024
@@ -41,12 +42,12 @@ def analyze_onnx(path: Path, dims: dict[str, int] | None = None) -> Anatomy:
     import onnx
 
     dims = dict(dims or {})
-    model = read_onnx_model(path)
+    model, stripped = read_without_weights(path)
     external_data_files(model, path)
     graph = model.graph
     initializers = {tensor.name: tensor for tensor in graph.initializer}
     _check_dims(dims, graph, initializers, path)
-    light = _light_copy(model, dims)
+    light = _light_copy(model, dims, stripped)
     validate(onnx.checker.check_model, light, path)
     inferred = onnx.shape_inference.infer_shapes(light, data_prop=True)
     tensors = _tensor_table(inferred.graph)
@@ -100,9 +101,10 @@ def _check_dims(dims: dict[str, int], graph: Any, initializers: dict[str, Any], 
         raise ConfigurationError(f"--dim {absurd[0]}={dims[absurd[0]]}: a dimension must be between 1 and 2^31")
 
 
-def _light_copy(model: Any, dims: dict[str, int]) -> Any:
-    """The model with its weights of more than INLINE_LIMIT bytes turned into graph inputs of the same type and
-    shape (values left out, for the checker and shape inference alike), the given dynamic dimensions fixed."""
+def _light_copy(model: Any, dims: dict[str, int], stripped: frozenset[str]) -> Any:
+    """The model with its weights read without values (stripped), external or of more than INLINE_LIMIT bytes
+    turned into graph inputs of the same type and shape (for the checker and shape inference alike), the given
+    dynamic dimensions fixed."""
     import onnx
     from onnx import helper
 
@@ -115,7 +117,7 @@ def _light_copy(model: Any, dims: dict[str, int]) -> Any:
         getattr(graph, field).extend(getattr(model.graph, field))
     listed = {value.name for value in graph.input}
     for tensor in model.graph.initializer:
-        if tensor.ByteSize() <= INLINE_LIMIT and not tensor.external_data:
+        if tensor.name not in stripped and tensor.ByteSize() <= INLINE_LIMIT and not tensor.external_data:
             graph.initializer.append(tensor)
         elif tensor.name not in listed:
             graph.input.append(helper.make_tensor_value_info(tensor.name, tensor.data_type, list(tensor.dims)))
