@@ -172,8 +172,8 @@ def escape(path: Path, location: str) -> None:
 
 
 def test_other_formats_are_refused_with_what_to_do(cli: Run, tmp_path: Path) -> None:
-    status, _, err = cli("analyze", str(tmp_path / "model.tflite"))
-    assert status == 2 and "analyze reads ONNX models so far; export the model to ONNX" in err
+    status, _, err = cli("analyze", str(tmp_path / "model.pt2"))
+    assert status == 2 and "analyze reads ONNX and TFLite models so far; export the model to ONNX" in err
 
 
 def test_the_reader_leaves_out_only_large_weights_values(tmp_path: Path) -> None:
@@ -199,3 +199,33 @@ def test_a_file_cut_inside_a_weight_is_refused(cli: Run, tmp_path: Path) -> None
     assert status == 1 and out == ""
     (line,) = err.strip().splitlines()
     assert line.startswith(f"error: {path}: not a readable ONNX model (") and "uncorrupted .onnx file" in line
+
+
+def test_a_tflite_model_is_analyzed_from_its_flatbuffer(cli: Run, tmp_path: Path) -> None:
+    from tests.support.tflite_models import tiny_tflite
+
+    from deploybench.analyze.tflite_anatomy import analyze_tflite
+
+    path, _, _ = tiny_tflite(tmp_path / "tiny.tflite", features=8, classes=4)
+    symbolic = analyze_tflite(path)
+    assert symbolic.symbolic_dims == ("d0",) and symbolic.uncounted_nodes == 2
+    anatomy = analyze_tflite(path, {"d0": 3})
+    (group,) = anatomy.parameters
+    assert (group.dtype, group.count, group.bytes) == ("float32", 8 * 4 + 4, (8 * 4 + 4) * F32)
+    fc, softmax = anatomy.nodes
+    assert (fc.op_type, fc.op_class, fc.macs) == ("FULLY_CONNECTED", OperatorClass.GEMM, 3 * 4 * 8)
+    assert (softmax.op_type, softmax.flops) == ("SOFTMAX", 3 * 3 * 4)
+    assert fc.bytes_moved == (3 * 8 + 4 * 8 + 4 + 3 * 4) * F32
+    assert anatomy.memory.peak_activation_bytes == (3 * 8 + 3 * 4) * F32
+    assert [t.name for t in anatomy.inputs] == ["input"] and anatomy.operators == {"FULLY_CONNECTED": 1, "SOFTMAX": 1}
+    status, out, err = cli("analyze", str(path), "--dim", "d0=3", "--format", "json")
+    assert status == 0, err
+    assert json.loads(out)["macs"] == 96
+
+
+def test_a_file_that_is_not_a_flatbuffer_is_refused(cli: Run, tmp_path: Path) -> None:
+    path = tmp_path / "bogus.tflite"
+    path.write_bytes(b"\x00" * 64)
+    status, out, err = cli("analyze", str(path))
+    assert status == 1 and out == ""
+    assert err.strip() == f"error: {path}: not a TFLite flatbuffer; give a whole .tflite file"

@@ -14,21 +14,13 @@ and output of a node, which with the FLOPs gives the arithmetic intensity of a r
 from __future__ import annotations
 
 import math
-from collections import Counter
 from pathlib import Path
 from typing import Any
 
 from deploybench.analyze.onnx_reader import read_without_weights
 from deploybench.analyze.operators import OperatorCost, operator_costs
-from deploybench.analyze.records import (
-    Anatomy,
-    ClassTotals,
-    Memory,
-    NodeWork,
-    OperatorClass,
-    ParameterGroup,
-    TensorInfo,
-)
+from deploybench.analyze.records import Anatomy, NodeWork, OperatorClass, TensorInfo
+from deploybench.analyze.totals import Step, assemble, memory, node_work, parameter_groups, unknown_work
 from deploybench.backends.onnx_model import external_data_files, validate
 from deploybench.core.errors import ConfigurationError
 
@@ -53,14 +45,11 @@ def analyze_onnx(path: Path, dims: dict[str, int] | None = None) -> Anatomy:
     tensors = _tensor_table(inferred.graph)
     inputs = tuple(tensors[i.name] for i in graph.input if i.name not in initializers)
     outputs = tuple(tensors[o.name] for o in graph.output)
-    costs = operator_costs()
+    costs = operator_costs("onnx")
     nodes = tuple(_node_work(node, tensors, costs) for node in graph.node)
-    counted = [n for n in nodes if n.unknown is None]
-    flops = sum(n.flops or 0 for n in counted)
-    moved = sum(n.bytes_moved or 0 for n in counted)
-    weights = _parameters(graph.initializer)
-    weights_bytes = sum(group.bytes for group in weights)
-    return Anatomy(
+    steps = [Step(tuple(i for i in node.input if i), tuple(o for o in node.output if o)) for node in graph.node]
+    weights = parameter_groups(tensors[name] for name in initializers)
+    return assemble(
         path=str(path),
         format="onnx",
         producer=" ".join(filter(None, (model.producer_name, model.producer_version))) or None,
@@ -68,17 +57,16 @@ def analyze_onnx(path: Path, dims: dict[str, int] | None = None) -> Anatomy:
         inputs=inputs,
         outputs=outputs,
         dims=dims,
-        symbolic_dims=tuple(sorted({d for t in inputs for d in (t.shape or ()) if isinstance(d, str)})),
-        operators=dict(Counter(_op_name(node) for node in graph.node).most_common()),
-        parameters=weights,
         nodes=nodes,
-        classes=_class_totals(nodes),
-        macs=sum(n.macs or 0 for n in counted),
-        flops=flops,
-        bytes_moved=moved,
-        intensity=flops / moved if moved else None,
-        uncounted_nodes=len(nodes) - len(counted),
-        memory=_memory(graph, tensors, initializers, nodes, weights_bytes),
+        parameters=weights,
+        memory=memory(
+            [t.name for t in inputs],
+            steps,
+            [t.name for t in outputs],
+            tensors,
+            [n.name for n in nodes],
+            sum(group.bytes for group in weights),
+        ),
     )
 
 
@@ -163,45 +151,28 @@ def _node_work(node: Any, tensors: dict[str, TensorInfo], costs: dict[str, Opera
     outs = [tensors.get(o) for o in node.output if o]
     if op_class is OperatorClass.CONVOLUTION and _is_depthwise(node, ins):
         op_class = OperatorClass.DEPTHWISE_CONVOLUTION
-
-    def unknown(reason: str) -> NodeWork:
-        return NodeWork(name=name, op_type=_op_name(node), op_class=op_class, macs=None, flops=None,
-                        bytes_moved=None, unknown=reason)  # fmt: skip
-
     if cost is None:
-        return unknown(f"operator {_op_name(node)}: its work is not in deploybench's operator table")
-    if any(a.type == 8 or a.type == 10 for a in node.attribute):  # GRAPH(S): control flow
-        return unknown("control flow: the work of its subgraphs is not counted")
-    missing = [name for name, t in zip([*node.input, *node.output], [*ins, *outs], strict=False) if not _known(t)]
-    if missing:
-        symbolic = sorted({d for t in [*ins, *outs] if t and t.shape for d in t.shape if isinstance(d, str)})
-        why = (
-            f"symbolic dimension {', '.join(symbolic)} (give --dim)" if symbolic else f"shape of `{missing[0]}` unknown"
-        )
-        return unknown(why)
-    shapes = [_fixed(t) for t in ins if t]
-    out_shapes = [_fixed(t) for t in outs if t]
-    macs = _macs(cost, node, shapes, out_shapes)
-    per_element = _kernel_size(node, shapes) if cost.flops_per_element == "kernel" else cost.flops_per_element
-    out_elements = sum(math.prod(s) for s in out_shapes)
-    moved = sum(_bytes(t) for t in [*ins, *outs] if t)
-    return NodeWork(
-        name=name,
-        op_type=_op_name(node),
-        op_class=op_class,
-        macs=macs,
-        flops=2 * macs + int(per_element) * out_elements,
-        bytes_moved=moved,
+        reason = f"operator {_op_name(node)}: its work is not in deploybench's operator table"
+        return unknown_work(name, _op_name(node), op_class, reason)
+    if any(a.type in onnx_graph_types() for a in node.attribute):
+        return unknown_work(name, _op_name(node), op_class, "control flow: the work of its subgraphs is not counted")
+    return node_work(
+        name,
+        _op_name(node),
+        op_class,
+        cost,
+        ins,
+        outs,
+        lambda shapes, out_shapes: _macs(cost, node, shapes, out_shapes),
+        lambda shapes: _kernel_size(node, shapes),
     )
 
 
-def _known(tensor: TensorInfo | None) -> bool:
-    return tensor is not None and tensor.shape is not None and all(isinstance(d, int) for d in tensor.shape)
+def onnx_graph_types() -> tuple[int, int]:
+    """The attribute types that hold subgraphs (If, Loop, Scan): GRAPH and GRAPHS."""
+    from onnx import AttributeProto
 
-
-def _fixed(tensor: TensorInfo) -> tuple[int, ...]:
-    """The shape of a tensor `_known` said is fully known."""
-    return tuple(d for d in tensor.shape or () if isinstance(d, int))
+    return AttributeProto.GRAPH, AttributeProto.GRAPHS
 
 
 def _is_depthwise(node: Any, ins: list[TensorInfo | None]) -> bool:
@@ -233,87 +204,6 @@ def _kernel_size(node: Any, shapes: list[tuple[int, ...]]) -> int:
     if kernel is not None:
         return math.prod(kernel)
     return math.prod(shapes[0][2:]) if shapes and len(shapes[0]) > 2 else 1
-
-
-def _bytes(tensor: TensorInfo) -> int:
-    import numpy as np
-
-    size = np.dtype(tensor.dtype).itemsize if tensor.dtype != "unknown" else 0
-    return math.prod(_fixed(tensor)) * size
-
-
-def _parameters(initializers: Any) -> tuple[ParameterGroup, ...]:
-    from onnx import helper
-
-    counts: Counter[str] = Counter()
-    sizes: Counter[str] = Counter()
-    for tensor in initializers:
-        dtype = _dtype_name(tensor.data_type, helper)
-        count = math.prod(tensor.dims)
-        counts[dtype] += count
-        sizes[dtype] += _bytes(TensorInfo(name=tensor.name, shape=tuple(tensor.dims), dtype=dtype))
-    return tuple(ParameterGroup(dtype=d, count=counts[d], bytes=sizes[d]) for d in sorted(counts))
-
-
-def _class_totals(nodes: tuple[NodeWork, ...]) -> tuple[ClassTotals, ...]:
-    totals = []
-    for op_class in OperatorClass:
-        members = [n for n in nodes if n.op_class is op_class]
-        if not members:
-            continue
-        counted = [n for n in members if n.unknown is None]
-        flops = sum(n.flops or 0 for n in counted)
-        moved = sum(n.bytes_moved or 0 for n in counted)
-        totals.append(
-            ClassTotals(
-                op_class=op_class,
-                nodes=len(members),
-                macs=sum(n.macs or 0 for n in counted),
-                flops=flops,
-                bytes_moved=moved,
-                intensity=flops / moved if moved else None,
-                uncounted_nodes=len(members) - len(counted),
-            )
-        )
-    return tuple(totals)
-
-
-def _memory(
-    graph: Any,
-    tensors: dict[str, TensorInfo],
-    initializers: dict[str, Any],
-    nodes: tuple[NodeWork, ...],
-    weights_bytes: int,
-) -> Memory:
-    """Peak of live activations along the node order: a tensor lives from the node that makes it (the start,
-    for inputs) to its last reader (the end, for outputs)."""
-    activations = [i.name for i in graph.input if i.name not in initializers]
-    activations += [o for node in graph.node for o in node.output if o]
-    if not all(_known(tensors.get(name)) for name in activations):
-        return Memory(weights_bytes=weights_bytes, peak_activation_bytes=None, peak_at_node=None,
-                      min_working_set_bytes=None)  # fmt: skip
-    size = {name: _bytes(tensors[name]) for name in activations}
-    last_use = {name: len(graph.node) for name in (o.name for o in graph.output)}
-    for step, node in enumerate(graph.node):
-        for name in node.input:
-            if name in size:
-                last_use[name] = max(last_use.get(name, step), step)
-    live = {i.name for i in graph.input if i.name not in initializers}
-    peak, peak_at, largest = sum(size[n] for n in live), "(inputs)", 0
-    for step, node in enumerate(graph.node):
-        live |= {o for o in node.output if o}
-        current = sum(size[n] for n in live)
-        touched = sum(size[n] for n in {*node.input, *node.output} if n in size)
-        largest = max(largest, touched)
-        if current > peak:
-            peak, peak_at = current, nodes[step].name
-        live = {n for n in live if last_use.get(n, step) > step}
-    return Memory(
-        weights_bytes=weights_bytes,
-        peak_activation_bytes=peak,
-        peak_at_node=peak_at,
-        min_working_set_bytes=weights_bytes + largest,
-    )
 
 
 def _op_name(node: Any) -> str:

@@ -9,6 +9,7 @@ import typer
 
 from deploybench.analyze.onnx_anatomy import analyze_onnx
 from deploybench.analyze.records import Anatomy
+from deploybench.analyze.tflite_anatomy import analyze_tflite
 from deploybench.cli.output import Format, note, print_table, print_text
 from deploybench.cli.values import parse_dims
 from deploybench.core.errors import ConfigurationError
@@ -16,16 +17,20 @@ from deploybench.core.formats import model_format
 
 
 def analyze(
-    model: Annotated[Path, typer.Argument(help="ONNX model file.")],
+    model: Annotated[Path, typer.Argument(help="ONNX (.onnx) or TFLite (.tflite) model file.")],
     dim: Annotated[list[str] | None, typer.Option(help="Dynamic dimension NAME=VALUE (repeatable).")] = None,
     nodes: Annotated[bool, typer.Option(help="Also list every node's work.")] = False,
     fmt: Annotated[Format, typer.Option("--format", "-f", help="table or json.")] = Format.TABLE,
 ) -> None:
     """The model's anatomy: inputs and outputs, operators, parameters, MACs and FLOPs by operator class, bytes
     moved, arithmetic intensity, and the memory one inference needs."""
-    if model_format(model) != "onnx":
-        raise ConfigurationError(f"{model}: analyze reads ONNX models so far", hint="export the model to ONNX")
-    anatomy = analyze_onnx(model, parse_dims(dim or []))
+    readers = {"onnx": analyze_onnx, "tflite": analyze_tflite}
+    kind = model_format(model)
+    if kind not in readers:
+        raise ConfigurationError(
+            f"{model}: analyze reads ONNX and TFLite models so far", hint="export the model to ONNX"
+        )
+    anatomy = readers[kind](model, parse_dims(dim or []))
     if fmt is Format.JSON:
         print_text(anatomy.model_dump_json(indent=2, exclude=None if nodes else {"nodes"}))
         return
