@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -172,8 +173,8 @@ def escape(path: Path, location: str) -> None:
 
 
 def test_other_formats_are_refused_with_what_to_do(cli: Run, tmp_path: Path) -> None:
-    status, _, err = cli("analyze", str(tmp_path / "model.pt2"))
-    assert status == 2 and "analyze reads ONNX and TFLite models so far; export the model to ONNX" in err
+    status, _, err = cli("analyze", str(tmp_path / "model.bin"))
+    assert status == 2 and "unknown model format `.bin`" in err
 
 
 def test_the_reader_leaves_out_only_large_weights_values(tmp_path: Path) -> None:
@@ -229,3 +230,45 @@ def test_a_file_that_is_not_a_flatbuffer_is_refused(cli: Run, tmp_path: Path) ->
     status, out, err = cli("analyze", str(path))
     assert status == 1 and out == ""
     assert err.strip() == f"error: {path}: not a TFLite flatbuffer; give a whole .tflite file"
+
+
+def test_a_pytorch_program_is_analyzed_from_its_aten_graph(cli: Run, tmp_path: Path) -> None:
+    torch = pytest.importorskip("torch")
+    from deploybench.analyze.pytorch_anatomy import analyze_pytorch
+
+    class Net(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.conv = torch.nn.Conv2d(3, 8, 3, padding=1)
+            self.dw = torch.nn.Conv2d(8, 8, 3, padding=1, groups=8)
+            self.bn = torch.nn.BatchNorm2d(8)
+            self.pool = torch.nn.AdaptiveAvgPool2d(1)
+            self.fc = torch.nn.Linear(8, 4)
+
+        def forward(self, x: Any) -> Any:
+            features = self.pool(self.bn(self.dw(torch.relu(self.conv(x)))))
+            return torch.softmax(self.fc(torch.flatten(features, 1)), -1)
+
+    batch = torch.export.Dim("batch")
+    program = torch.export.export(Net().eval(), (torch.randn(2, 3, 8, 8),), dynamic_shapes=({0: batch},))
+    path = tmp_path / "net.pt2"
+    torch.export.save(program, str(path))
+    symbolic = analyze_pytorch(path)
+    (name,) = symbolic.symbolic_dims
+    assert symbolic.uncounted_nodes > 0
+    anatomy = analyze_pytorch(path, {name: 1})
+    assert anatomy.uncounted_nodes == 0 and [t.name for t in anatomy.inputs] == ["x"]
+    groups = {g.dtype: g.count for g in anatomy.parameters}
+    assert groups == {"float32": 216 + 8 + 72 + 8 + 8 + 8 + 32 + 4 + 8 + 8, "int64": 1}
+    work = {n.op_type: n for n in anatomy.nodes}
+    assert work["aten.relu"].flops == 512 and work["aten.linear"].macs == 32
+    convs = [n for n in anatomy.nodes if n.op_type == "aten.conv2d"]
+    assert [(n.op_class, n.macs) for n in convs] == [
+        (OperatorClass.CONVOLUTION, 512 * 27),
+        (OperatorClass.DEPTHWISE_CONVOLUTION, 512 * 9),
+    ]
+    assert work["aten.adaptive_avg_pool2d"].flops == 8 * 64 and work["aten.softmax"].flops == 12
+    assert anatomy.macs == 512 * 27 + 512 * 9 + 32
+    status, out, err = cli("analyze", str(path), "--dim", f"{name}=2", "--format", "json")
+    assert status == 0, err
+    assert json.loads(out)["macs"] == 2 * anatomy.macs

@@ -31,6 +31,7 @@ class OperatorCost(BaseModel):
             "depthwise_nhwc",
             "fully_connected",
             "transpose_conv_nhwc",
+            "addmm",
         ]
         | None
     ) = None

@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from deploybench.analyze.onnx_anatomy import analyze_onnx
+from deploybench.analyze.pytorch_anatomy import analyze_pytorch
 from deploybench.analyze.records import Anatomy
 from deploybench.analyze.tflite_anatomy import analyze_tflite
 from deploybench.cli.output import Format, note, print_table, print_text
@@ -17,20 +18,15 @@ from deploybench.core.formats import model_format
 
 
 def analyze(
-    model: Annotated[Path, typer.Argument(help="ONNX (.onnx) or TFLite (.tflite) model file.")],
+    model: Annotated[Path, typer.Argument(help="Model file: .onnx, .tflite or .pt2 (a torch.export program).")],
     dim: Annotated[list[str] | None, typer.Option(help="Dynamic dimension NAME=VALUE (repeatable).")] = None,
     nodes: Annotated[bool, typer.Option(help="Also list every node's work.")] = False,
     fmt: Annotated[Format, typer.Option("--format", "-f", help="table or json.")] = Format.TABLE,
 ) -> None:
     """The model's anatomy: inputs and outputs, operators, parameters, MACs and FLOPs by operator class, bytes
     moved, arithmetic intensity, and the memory one inference needs."""
-    readers = {"onnx": analyze_onnx, "tflite": analyze_tflite}
-    kind = model_format(model)
-    if kind not in readers:
-        raise ConfigurationError(
-            f"{model}: analyze reads ONNX and TFLite models so far", hint="export the model to ONNX"
-        )
-    anatomy = readers[kind](model, parse_dims(dim or []))
+    readers = {"onnx": analyze_onnx, "tflite": analyze_tflite, "pytorch": analyze_pytorch}
+    anatomy = readers[model_format(model)](model, parse_dims(dim or []))
     if fmt is Format.JSON:
         print_text(anatomy.model_dump_json(indent=2, exclude=None if nodes else {"nodes"}))
         return
