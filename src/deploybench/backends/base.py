@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, ClassVar, Protocol
+from typing import TYPE_CHECKING, ClassVar, Protocol, runtime_checkable
 
-from deploybench.core.records import SettingValue
+from deploybench.core.records import NodeSupport, SettingValue
 
 if TYPE_CHECKING:
     import numpy as np
@@ -96,6 +96,16 @@ class Session(Protocol):
 
     def close(self) -> None:
         """Release the runtime's resources."""
+        ...
+
+
+@runtime_checkable
+class ChecksOperators(Protocol):
+    """OPTIONAL for a backend: says, from the framework's own machinery (a kernel registry, a frontend), which
+    nodes of a model it takes, without running it."""
+
+    def operator_support(self, model: Path) -> tuple[list[NodeSupport], list[str], str]:
+        """Every node's support, what is refused about the model as a whole, and what was asked."""
         ...
 
 

@@ -7,9 +7,10 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from deploybench.backends.base import Capabilities, Prepared, Probe, TensorSpec
 from deploybench.backends.onnx_model import ONNX_DTYPES, check_onnx_model
+from deploybench.backends.onnx_nodes import TypedNode, typed_nodes
 from deploybench.backends.settings import resolve_settings
 from deploybench.core.errors import BackendError
-from deploybench.core.records import SettingValue
+from deploybench.core.records import NodeSupport, SettingValue
 
 if TYPE_CHECKING:
     import numpy as np
@@ -89,6 +90,45 @@ class OnnxRuntimeBackend:
         except Exception as exc:
             raise BackendError(f"onnxruntime cannot load {prepared.artifact}: {exc}") from exc
         return OnnxRuntimeSession(session)
+
+    def operator_support(self, model: Path) -> tuple[list[NodeSupport], list[str], str]:
+        """Each node against ONNX Runtime's CPU kernel registry: operator, domain, the opset version the model
+        selects, and the element types of its inputs against the kernel's type constraints."""
+        import onnxruntime
+        from onnxruntime.capi import _pybind_state
+
+        kernels: dict[tuple[str, str], list[Any]] = {}
+        for kernel in _pybind_state.get_all_opkernel_def():
+            if kernel.provider == "CPUExecutionProvider":
+                kernels.setdefault((kernel.domain, kernel.op_name), []).append(kernel)
+        nodes = [_kernel_support(node, kernels.get((node.domain, node.op_type), [])) for node in typed_nodes(model)]
+        source = f"onnxruntime {onnxruntime.__version__} CPUExecutionProvider kernel registry"
+        return nodes, [], source
+
+
+def _kernel_support(node: TypedNode, kernels: list[Any]) -> NodeSupport:
+    """Whether one of the kernels registered for the node's operator takes its version and input types."""
+
+    def refused(reason: str) -> NodeSupport:
+        return NodeSupport(node=node.name, op_type=node.qualified, supported=False, reason=reason)
+
+    if not kernels and node.expands:
+        return NodeSupport(node=node.name, op_type=node.qualified, supported=True)
+    if not kernels:
+        return refused(f"no CPU kernel for {node.qualified}")
+    if node.since_version is not None:
+        kernels = [k for k in kernels if k.version_range[0] <= node.since_version <= k.version_range[1]]
+        if not kernels:
+            return refused(f"no CPU kernel for {node.qualified} version {node.since_version}")
+    for kernel in kernels:
+        constraints = kernel.type_constraints
+        if all(
+            given is None or formal not in constraints or given in constraints[formal]
+            for given, formal in zip(node.input_types, node.formal_types, strict=True)
+        ):
+            return NodeSupport(node=node.name, op_type=node.qualified, supported=True)
+    types = ", ".join(t or "?" for t in node.input_types)
+    return refused(f"no CPU kernel for {node.qualified} on inputs ({types})")
 
 
 class OnnxRuntimeSession:

@@ -14,9 +14,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from deploybench.backends.base import Capabilities, Prepared, Probe, TensorSpec
+from deploybench.backends.onnx_nodes import typed_nodes
 from deploybench.backends.settings import resolve_settings
 from deploybench.core.errors import BackendError
-from deploybench.core.records import SettingValue
+from deploybench.core.records import NodeSupport, SettingValue
 
 if TYPE_CHECKING:
     import numpy as np
@@ -104,6 +105,28 @@ class OpenVinoBackend:
         if key not in self._compiled:
             self._compiled[key] = self._compile(prepared.artifact, prepared.settings)
         return OpenVinoSession(self._compiled[key])
+
+    def operator_support(self, model: Path) -> tuple[list[NodeSupport], list[str], str]:
+        """Each ONNX node through OpenVINO's ONNX frontend: a node it cannot convert stays an ONNXFrameworkNode
+        (found in subgraphs too); then the whole conversion, and the CPU plugin's `query_model` on its result."""
+        import openvino
+        from openvino.frontend import FrontEndManager
+
+        nodes = typed_nodes(model)
+        frontend = FrontEndManager().load_by_framework("onnx")
+        partial = frontend.convert_partially(frontend.load(str(model)))
+        unconverted = [op for op in _all_ops(partial) if "FrameworkNode" in op.get_type_name()]
+        names = {op.get_friendly_name() for op in unconverted}
+        names |= {name for op in unconverted for port in op.outputs() for name in port.get_names()}
+        support = []
+        for node in nodes:
+            refused = node.name in names or any(output in names for output in node.outputs)
+            reason = f"the ONNX frontend cannot convert {node.qualified}" if refused else None
+            support.append(NodeSupport(node=node.name, op_type=node.qualified, supported=not refused, reason=reason))
+        issues = [] if any(not s.supported for s in support) else _whole_model_issues(frontend, model, self._runtime())
+        if unconverted and all(s.supported for s in support):
+            issues.append(f"the ONNX frontend cannot convert {len(unconverted)} operation(s) inside subgraphs")
+        return support, issues, f"openvino {openvino.__version__} ONNX frontend and CPU query_model"
 
     def _runtime(self) -> Any:
         if self._core is None:
@@ -215,6 +238,35 @@ class OpenVinoSession:
         for name, array in self._fed.items():
             self._bound[name] = np.array(array, order="C", copy=True)
             self._request.set_tensor(name, self._tensor(self._bound[name], shared_memory=True))
+
+
+BODY_OPS = ("If", "Loop", "TensorIterator")
+"""OpenVINO operations that hold subgraphs (asking a framework node for its subgraphs fails)."""
+
+
+def _all_ops(model: Any) -> list[Any]:
+    """The operations of a converted model, those of its subgraphs (If, Loop bodies) included."""
+    found = []
+    for op in model.get_ordered_ops():
+        found.append(op)
+        if op.get_type_name() in BODY_OPS:
+            for index in range(op.get_internal_subgraphs_size()):
+                found += _all_ops(op.get_function(index))
+    return found
+
+
+def _whole_model_issues(frontend: Any, model: Path, core: Any) -> list[str]:
+    """What the full conversion, then the CPU plugin, refuse about the model as a whole."""
+    try:
+        converted = frontend.convert(frontend.load(str(model)))
+    except Exception as exc:
+        return [f"the ONNX frontend fails: {_reason(exc)}"]
+    supported = set(core.query_model(converted, "CPU"))
+    return [
+        f"the CPU plugin does not support {op.get_type_name()} (`{op.get_friendly_name()}`)"
+        for op in converted.get_ordered_ops()
+        if op.get_friendly_name() not in supported and op.get_type_name() not in ("Parameter", "Result")
+    ]
 
 
 def _check_values(settings: dict[str, SettingValue]) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Annotated
 
@@ -15,24 +16,34 @@ from deploybench.cli.output import Format, note, print_table, print_text
 from deploybench.cli.values import parse_dims
 from deploybench.core.errors import ConfigurationError
 from deploybench.core.formats import model_format
+from deploybench.select.compliance import Compliance, check_compliance
 
 
 def analyze(
     model: Annotated[Path, typer.Argument(help="Model file: .onnx, .tflite or .pt2 (a torch.export program).")],
     dim: Annotated[list[str] | None, typer.Option(help="Dynamic dimension NAME=VALUE (repeatable).")] = None,
     nodes: Annotated[bool, typer.Option(help="Also list every node's work.")] = False,
+    compliance: Annotated[
+        bool, typer.Option(help="Also ask every framework installed here which operators it takes, and a verdict.")
+    ] = False,
     fmt: Annotated[Format, typer.Option("--format", "-f", help="table or json.")] = Format.TABLE,
 ) -> None:
     """The model's anatomy: inputs and outputs, operators, parameters, MACs and FLOPs by operator class, bytes
     moved, arithmetic intensity, and the memory one inference needs."""
     readers = {"onnx": analyze_onnx, "tflite": analyze_tflite, "pytorch": analyze_pytorch}
-    anatomy = readers[model_format(model)](model, parse_dims(dim or []))
-    if fmt is Format.JSON:
-        print_text(anatomy.model_dump_json(indent=2, exclude=None if nodes else {"nodes"}))
-        return
     if fmt is Format.CSV:
         raise ConfigurationError("analyze prints a table or JSON", hint="use --format table or --format json")
+    anatomy = readers[model_format(model)](model, parse_dims(dim or []))
+    verdicts = check_compliance(model) if compliance else None
+    if fmt is Format.JSON:
+        report = anatomy.model_dump(mode="json", exclude=None if nodes else {"nodes"})
+        if verdicts is not None:
+            report["compliance"] = verdicts.model_dump(mode="json")
+        print_text(json.dumps(report, indent=2))
+        return
     _print(anatomy, nodes)
+    if verdicts is not None:
+        _print_compliance(verdicts)
 
 
 def _print(anatomy: Anatomy, nodes: bool) -> None:
@@ -95,6 +106,29 @@ def _print(anatomy: Anatomy, nodes: bool) -> None:
     reasons = sorted({n.unknown for n in anatomy.nodes if n.unknown})
     for reason in reasons:
         note(f"not counted: {reason}")
+
+
+def _print_compliance(compliance: Compliance) -> None:
+    rows = [
+        {
+            "framework": f"{v.framework} {v.version or ''}".strip(),
+            "verdict": v.verdict.value,
+            "refused operators": ", ".join(v.unsupported) or "",
+            "nodes refused": f"{v.unsupported_nodes} of {v.checked_nodes}",
+            "source": v.error or v.source,
+        }
+        for v in compliance.frameworks
+    ]
+    if not rows:
+        note("compliance: no framework installed here can say which operators it takes")
+        return
+    print_table("layer compliance", list(rows[0]), rows)
+    for verdict in compliance.frameworks:
+        for op, reason in verdict.unsupported.items():
+            others = ", ".join(compliance.taken_by.get(op, ())) or "no framework checked here"
+            note(f"{verdict.framework}: {reason}; taken by: {others}")
+        for issue in verdict.model_issues:
+            note(f"{verdict.framework}: {issue}")
 
 
 def _shape(shape: tuple[int | str | None, ...] | None) -> str:

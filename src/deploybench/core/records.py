@@ -265,3 +265,25 @@ class BackendStatus(Frozen):
     input_formats: tuple[str, ...] = Field(default=(), description="Model formats it takes (onnx, tflite, ...).")
     settings: tuple[str, ...] = Field(default=(), description="Names of the settings it takes.")
     deployment: bool = Field(default=True, description="False for a reference evaluator.")
+
+
+class NodeSupport(Frozen):
+    """Whether a framework takes one node of a model, as its own machinery says."""
+
+    node: str = Field(description="Node name (or its first output's where it has none).")
+    op_type: str = Field(description="Operator, domain-qualified outside the format's own.")
+    supported: bool
+    reason: str | None = Field(default=None, description="Why it is not supported.")
+
+
+class OperatorSupport(Frozen):
+    """What one framework's introspection says about every node of a model."""
+
+    framework: str = Field(description="Registered backend name.")
+    version: str | None = Field(default=None, description="Version of its runtime.")
+    source: str = Field(description="What was asked: a kernel registry, a frontend, a device query, ...")
+    nodes: tuple[NodeSupport, ...] = Field(default=(), description="Every node, supported or not.")
+    model_issues: tuple[str, ...] = Field(
+        default=(), description="What the framework refuses about the model as a whole (a device query, ...)."
+    )
+    error: str | None = Field(default=None, description="Why the check itself failed.")

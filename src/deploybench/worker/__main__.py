@@ -1,6 +1,7 @@
 """`python -m deploybench.worker`: read one job on stdin, measure it, write events on stdout.
 
-`python -m deploybench.worker --probe` instead writes the status of every registered backend as JSON.
+`python -m deploybench.worker --probe` instead writes the status of every registered backend as JSON, and
+`python -m deploybench.worker --support MODEL` the operator support of every backend that can say.
 """
 
 from __future__ import annotations
@@ -8,11 +9,13 @@ from __future__ import annotations
 import json
 import os
 import sys
+from pathlib import Path
 
 from deploybench.core.records import JobSpec
 from deploybench.worker.probe import probe_all
 from deploybench.worker.protocol import progress_line, result_line
 from deploybench.worker.runner import run_job
+from deploybench.worker.support import support_all
 
 
 def main() -> None:
@@ -22,6 +25,9 @@ def main() -> None:
     sys.stdout = sys.stderr
     if sys.argv[1:] == ["--probe"]:
         channel.write(json.dumps([s.model_dump(mode="json") for s in probe_all()]) + "\n")
+        return
+    if sys.argv[1:2] == ["--support"] and len(sys.argv) == 3:
+        channel.write(json.dumps([s.model_dump(mode="json") for s in support_all(Path(sys.argv[2]))]) + "\n")
         return
     job = JobSpec.model_validate_json(sys.stdin.read())
 

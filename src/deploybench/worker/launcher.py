@@ -22,7 +22,7 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from deploybench.core.errors import WorkerError
-from deploybench.core.records import BackendStatus, Failure, JobSpec, ResultRecord, Status
+from deploybench.core.records import BackendStatus, Failure, JobSpec, OperatorSupport, ResultRecord, Status
 from deploybench.worker.protocol import PROGRESS, RESULT, parse_line
 from deploybench.worker.provenance import provenance
 
@@ -202,3 +202,21 @@ def probe_in_worker(
         tail = "\n".join(done.stderr.strip().splitlines()[-5:])
         raise WorkerError(f"the worker could not list the backends (exit status {done.returncode}): {tail}")
     return [BackendStatus.model_validate(item) for item in json.loads(done.stdout)]
+
+
+def support_in_worker(
+    model: Path, python: str = sys.executable, env: Mapping[str, str] | None = None, timeout_s: float = 600.0
+) -> list[OperatorSupport]:
+    """What every backend that can introspect its framework says about the model's nodes, found by a worker."""
+    done = subprocess.run(
+        [python, "-m", "deploybench.worker", "--support", str(model.resolve())],
+        capture_output=True,
+        text=True,
+        env=dict(os.environ if env is None else env),
+        timeout=timeout_s,
+        check=False,
+    )
+    if done.returncode != 0:
+        tail = "\n".join(done.stderr.strip().splitlines()[-5:])
+        raise WorkerError(f"the worker could not check the operators (exit status {done.returncode}): {tail}")
+    return [OperatorSupport.model_validate(item) for item in json.loads(done.stdout)]

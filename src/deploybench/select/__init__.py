@@ -1,0 +1,1 @@
+"""Selection: which framework and target can take a model, and how fast they would run it."""
