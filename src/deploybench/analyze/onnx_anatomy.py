@@ -20,9 +20,8 @@ from typing import Any
 from deploybench.analyze.onnx_reader import read_without_weights
 from deploybench.analyze.operators import OperatorCost, operator_costs
 from deploybench.analyze.records import Anatomy, NodeWork, OperatorClass, TensorInfo
-from deploybench.analyze.totals import Step, assemble, memory, node_work, parameter_groups, unknown_work
+from deploybench.analyze.totals import Step, assemble, check_dims, memory, node_work, parameter_groups, unknown_work
 from deploybench.backends.onnx_model import external_data_files, validate
-from deploybench.core.errors import ConfigurationError
 
 INLINE_LIMIT = 1024
 """Weights up to this many bytes keep their values in the copy shape inference sees (shape tensors)."""
@@ -38,7 +37,7 @@ def analyze_onnx(path: Path, dims: dict[str, int] | None = None) -> Anatomy:
     external_data_files(model, path)
     graph = model.graph
     initializers = {tensor.name: tensor for tensor in graph.initializer}
-    _check_dims(dims, graph, initializers, path)
+    check_dims(dims, _dynamic_names(graph, initializers), path)
     light = _light_copy(model, dims, stripped)
     validate(onnx.checker.check_model, light, path)
     inferred = onnx.shape_inference.infer_shapes(light, data_prop=True)
@@ -70,23 +69,14 @@ def analyze_onnx(path: Path, dims: dict[str, int] | None = None) -> Anatomy:
     )
 
 
-def _check_dims(dims: dict[str, int], graph: Any, initializers: dict[str, Any], path: Path) -> None:
-    names = {
+def _dynamic_names(graph: Any, initializers: dict[str, Any]) -> set[str]:
+    return {
         d.dim_param
         for i in graph.input
         if i.name not in initializers
         for d in i.type.tensor_type.shape.dim
         if d.dim_param
     }
-    unknown = sorted(set(dims) - names)
-    if unknown:
-        raise ConfigurationError(
-            f"{path}: the model has no dynamic dimension `{unknown[0]}`",
-            hint=f"its dynamic dimensions: {', '.join(sorted(names)) or 'none'}",
-        )
-    absurd = sorted(name for name, value in dims.items() if not 0 < value <= 2**31)
-    if absurd:
-        raise ConfigurationError(f"--dim {absurd[0]}={dims[absurd[0]]}: a dimension must be between 1 and 2^31")
 
 
 def _light_copy(model: Any, dims: dict[str, int], stripped: frozenset[str]) -> Any:

@@ -16,6 +16,7 @@ from deploybench.analyze.totals import (
     Shapes,
     Step,
     assemble,
+    check_dims,
     fixed,
     memory,
     node_work,
@@ -42,7 +43,9 @@ def analyze_pytorch(path: Path, dims: dict[str, int] | None = None) -> Anatomy:
     kinds = {spec.arg.name: spec.kind for spec in program.graph_signature.input_specs if hasattr(spec.arg, "name")}
     user = torch.export.graph_signature.InputKind.USER_INPUT
     tensors = {node.name: _tensor(node) for node in graph.nodes if node.op in ("placeholder", "call_function")}
-    _check_dims(dims, tensors, path)
+    check_dims(
+        dims, {d for t in tensors.values() for d in t.shape or () if isinstance(d, str) and d.isidentifier()}, path
+    )
     tensors = {name: _fixed_dims(t, dims) for name, t in tensors.items()}
     placeholders = [node for node in graph.nodes if node.op == "placeholder"]
     inputs = tuple(tensors[n.name] for n in placeholders if kinds.get(n.name) == user)
@@ -85,19 +88,6 @@ def _tensor(node: Any) -> TensorInfo:
         return TensorInfo(name=node.name, shape=None, dtype="unknown")
     shape = tuple(d if isinstance(d, int) else str(d) for d in value.shape)
     return TensorInfo(name=node.name, shape=shape, dtype=str(value.dtype).removeprefix("torch."))
-
-
-def _check_dims(dims: dict[str, int], tensors: dict[str, TensorInfo], path: Path) -> None:
-    names = {d for t in tensors.values() for d in t.shape or () if isinstance(d, str) and d.isidentifier()}
-    unknown = sorted(set(dims) - names)
-    if unknown:
-        raise ConfigurationError(
-            f"{path}: the model has no dynamic dimension `{unknown[0]}`",
-            hint=f"its dynamic dimensions: {', '.join(sorted(names)) or 'none'}",
-        )
-    absurd = sorted(name for name, value in dims.items() if not 0 < value <= 2**31)
-    if absurd:
-        raise ConfigurationError(f"--dim {absurd[0]}={dims[absurd[0]]}: a dimension must be between 1 and 2^31")
 
 
 def _fixed_dims(tensor: TensorInfo, dims: dict[str, int]) -> TensorInfo:

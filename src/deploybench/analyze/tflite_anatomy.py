@@ -16,6 +16,7 @@ from deploybench.analyze.totals import (
     Shapes,
     Step,
     assemble,
+    check_dims,
     fixed,
     memory,
     node_work,
@@ -46,7 +47,7 @@ def analyze_tflite(path: Path, dims: dict[str, int] | None = None) -> Anatomy:
     except (IndexError, ValueError, TypeError, AttributeError) as exc:
         raise BackendError(f"{path}: a corrupt TFLite flatbuffer ({exc})", hint="give a whole .tflite file") from exc
     dims = dict(dims or {})
-    _check_dims(dims, tensors, path)
+    check_dims(dims, {d for t in tensors for d in t.shape or () if isinstance(d, str)}, path)
     tensors = [_fixed_dims(t, dims) for t in tensors]
     costs = operator_costs("tflite")
     nodes = tuple(_node_work(op, index, codes, tensors, costs, schema) for index, op in enumerate(operators))
@@ -125,19 +126,6 @@ def _is_constant(model: Any, tensor: Any) -> bool:
         return False
     buffer = model.Buffers(index)
     return bool(buffer.DataLength() or buffer.Size())
-
-
-def _check_dims(dims: dict[str, int], tensors: list[TensorInfo], path: Path) -> None:
-    names = {d for t in tensors for d in t.shape or () if isinstance(d, str)}
-    unknown = sorted(set(dims) - names)
-    if unknown:
-        raise ConfigurationError(
-            f"{path}: the model has no dynamic dimension `{unknown[0]}`",
-            hint=f"its dynamic dimensions: {', '.join(sorted(names)) or 'none'}",
-        )
-    absurd = sorted(name for name, value in dims.items() if not 0 < value <= 2**31)
-    if absurd:
-        raise ConfigurationError(f"--dim {absurd[0]}={dims[absurd[0]]}: a dimension must be between 1 and 2^31")
 
 
 def _fixed_dims(tensor: TensorInfo, dims: dict[str, int]) -> TensorInfo:

@@ -7,6 +7,7 @@ import math
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 from deploybench.analyze.operators import OperatorCost
 from deploybench.analyze.records import (
@@ -18,6 +19,7 @@ from deploybench.analyze.records import (
     ParameterGroup,
     TensorInfo,
 )
+from deploybench.core.errors import ConfigurationError
 
 Shapes = list[tuple[int, ...]]
 
@@ -28,6 +30,19 @@ class Step:
 
     reads: tuple[str, ...]
     writes: tuple[str, ...]
+
+
+def check_dims(dims: dict[str, int], names: set[str], path: Path) -> None:
+    """Refuse a --dim the model does not have (naming the ones it has), or a value no tensor could take."""
+    unknown = sorted(set(dims) - names)
+    if unknown:
+        raise ConfigurationError(
+            f"{path}: the model has no dynamic dimension `{unknown[0]}`",
+            hint=f"its dynamic dimensions: {', '.join(sorted(names)) or 'none'}",
+        )
+    absurd = sorted(name for name, value in dims.items() if not 0 < value <= 2**31)
+    if absurd:
+        raise ConfigurationError(f"--dim {absurd[0]}={dims[absurd[0]]}: a dimension must be between 1 and 2^31")
 
 
 def known(tensor: TensorInfo | None) -> bool:

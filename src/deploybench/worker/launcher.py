@@ -190,26 +190,24 @@ def probe_in_worker(
     python: str = sys.executable, env: Mapping[str, str] | None = None, timeout_s: float = 120.0
 ) -> list[BackendStatus]:
     """The status of every registered backend, found by a worker process (runtimes stay out of the caller)."""
-    done = subprocess.run(
-        [python, "-m", "deploybench.worker", "--probe"],
-        capture_output=True,
-        text=True,
-        env=dict(os.environ if env is None else env),
-        timeout=timeout_s,
-        check=False,
-    )
-    if done.returncode != 0:
-        tail = "\n".join(done.stderr.strip().splitlines()[-5:])
-        raise WorkerError(f"the worker could not list the backends (exit status {done.returncode}): {tail}")
-    return [BackendStatus.model_validate(item) for item in json.loads(done.stdout)]
+    found = _ask_worker(["--probe"], python, env, timeout_s, "list the backends")
+    return [BackendStatus.model_validate(item) for item in found]
 
 
 def support_in_worker(
     model: Path, python: str = sys.executable, env: Mapping[str, str] | None = None, timeout_s: float = 600.0
 ) -> list[OperatorSupport]:
     """What every backend that can introspect its framework says about the model's nodes, found by a worker."""
+    found = _ask_worker(["--support", str(model.resolve())], python, env, timeout_s, "check the operators")
+    return [OperatorSupport.model_validate(item) for item in found]
+
+
+def _ask_worker(
+    arguments: list[str], python: str, env: Mapping[str, str] | None, timeout_s: float, what: str
+) -> list[object]:
+    """The JSON list a worker started with arguments writes; its failure quotes the end of its stderr."""
     done = subprocess.run(
-        [python, "-m", "deploybench.worker", "--support", str(model.resolve())],
+        [python, "-m", "deploybench.worker", *arguments],
         capture_output=True,
         text=True,
         env=dict(os.environ if env is None else env),
@@ -218,5 +216,6 @@ def support_in_worker(
     )
     if done.returncode != 0:
         tail = "\n".join(done.stderr.strip().splitlines()[-5:])
-        raise WorkerError(f"the worker could not check the operators (exit status {done.returncode}): {tail}")
-    return [OperatorSupport.model_validate(item) for item in json.loads(done.stdout)]
+        raise WorkerError(f"the worker could not {what} (exit status {done.returncode}): {tail}")
+    found: list[object] = json.loads(done.stdout)
+    return found
