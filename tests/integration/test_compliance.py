@@ -133,3 +133,26 @@ def test_the_cli_reports_compliance(cli: Run, tmp_path: Path) -> None:
     assert status == 0, err
     assert "layer compliance" in out
     assert "openvino: the ONNX frontend cannot convert StringNormalizer; taken by: onnxruntime" in err
+
+
+def test_a_float16_node_without_a_float16_kernel_is_taken_and_runs(tmp_path: Path) -> None:
+    import numpy as np
+    import onnx
+    import onnxruntime
+    from onnx import TensorProto, helper
+
+    require(OnnxRuntimeBackend())
+    graph = helper.make_graph(
+        [helper.make_node("Elu", ["x"], ["y"], name="elu")],
+        "half",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT16, [4])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT16, [4])],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    onnx.save(model, str(tmp_path / "half.onnx"))
+    ((node,), _, _) = OnnxRuntimeBackend().operator_support(tmp_path / "half.onnx")
+    assert node.supported, node.reason
+    session = onnxruntime.InferenceSession(str(tmp_path / "half.onnx"), providers=["CPUExecutionProvider"])
+    (out,) = session.run(None, {"x": np.array([-1, 0, 1, 2], np.float16)})
+    assert out.dtype == np.float16 and out[3] == 2

@@ -15,6 +15,7 @@ from deploybench.core.records import NodeSupport, SettingValue
 if TYPE_CHECKING:
     import numpy as np
 
+FLOAT16, FLOAT32 = "tensor(float16)", "tensor(float)"
 OPTIMIZATION_LEVELS = ("disable", "basic", "extended", "all")
 SETTINGS = {
     "threads": "intra-op threads (default: physical cores)",
@@ -123,12 +124,18 @@ def _kernel_support(node: TypedNode, kernels: list[Any]) -> NodeSupport:
     for kernel in kernels:
         constraints = kernel.type_constraints
         if all(
-            given is None or formal not in constraints or given in constraints[formal]
+            given is None or formal not in constraints or _takes(given, constraints[formal])
             for given, formal in zip(node.input_types, node.formal_types, strict=True)
         ):
             return NodeSupport(node=node.name, op_type=node.qualified, supported=True)
     types = ", ".join(t or "?" for t in node.input_types)
     return refused(f"no CPU kernel for {node.qualified} on inputs ({types})")
+
+
+def _takes(given: str, allowed: list[str]) -> bool:
+    """Whether a kernel constraint takes the type; a float16 node without a float16 kernel runs in float32
+    (ONNX Runtime inserts casts around it on the CPU)."""
+    return given in allowed or (given == FLOAT16 and FLOAT32 in allowed)
 
 
 class OnnxRuntimeSession:
