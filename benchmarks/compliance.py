@@ -52,7 +52,7 @@ for folder in folders:
         else:
             import openvino as ov
             compiled = ov.Core().compile_model(str(model), "CPU")
-            compiled(list(feeds.values()))
+            compiled({p.any_name: feeds[p.any_name] for p in compiled.inputs if p.any_name in feeds})
         ran = True
     except Exception as exc:
         why += f" run: {type(exc).__name__}: {str(exc).splitlines()[0][:120] if str(exc) else ''}"
