@@ -59,7 +59,7 @@ def install_toolchain(
         note(f"toolchain `{name}` is already installed in {present.path} (--force reinstalls it)")
         return
     done = install(name, (lambda _: None) if quiet else note, force=True)
-    note(f"toolchain `{name}` installed in {done.path}: {len(done.manifest['packages'])} packages")  # type: ignore[arg-type]
+    note(f"toolchain `{name}` installed in {done.path}: {len(done.packages)} packages")
 
 
 @toolchain_app.command("remove")

@@ -64,6 +64,12 @@ class Installed:
         return str(venv_python(self.path))
 
     @property
+    def packages(self) -> list[str]:
+        """The environment's packages as `pip freeze` gave them at install."""
+        listed = self.manifest.get("packages")
+        return [str(item) for item in listed] if isinstance(listed, list) else []
+
+    @property
     def stale(self) -> bool:
         """True when the definition's requirements, or the deploybench it needs, changed since the install."""
         return list(self.spec.requirements) != self.manifest.get("requirements") or " ".join(
