@@ -156,3 +156,17 @@ def test_a_float16_node_without_a_float16_kernel_is_taken_and_runs(tmp_path: Pat
     session = onnxruntime.InferenceSession(str(tmp_path / "half.onnx"), providers=["CPUExecutionProvider"])
     (out,) = session.run(None, {"x": np.array([-1, 0, 1, 2], np.float16)})
     assert out.dtype == np.float16 and out[3] == 2
+
+
+def test_a_function_whose_body_onnxruntime_lacks_is_refused_and_does_not_load(tmp_path: Path) -> None:
+    import onnxruntime
+
+    require(OnnxRuntimeBackend())
+    model = node_test_model("Bernoulli", "test_bernoulli", tmp_path / "bernoulli.onnx")
+    (node,) = OnnxRuntimeBackend().operator_support(model)[0]
+    assert not node.supported
+    assert node.reason == (
+        "no CPU kernel for Bernoulli, and its function body needs: no CPU kernel for RandomUniformLike version 22"
+    )
+    with pytest.raises(Exception, match="RandomUniformLike"):
+        onnxruntime.InferenceSession(str(model), providers=["CPUExecutionProvider"])

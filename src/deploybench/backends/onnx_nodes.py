@@ -5,10 +5,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from deploybench.backends.onnx_model import check_onnx_model
 
 ONNX_DOMAINS = ("", "ai.onnx")
+BODY_DEPTH = 2
+"""How many levels of function bodies are expanded (a body may use another function operator)."""
 
 
 @dataclass(frozen=True)
@@ -29,6 +32,8 @@ class TypedNode:
     expands: bool
     """Whether ONNX defines the operator by a function body (or it is a Constant): a runtime without a kernel of
     its own runs the body instead (or folds the constant)."""
+    body: tuple[TypedNode, ...] | None = None
+    """The nodes of that body for this node, where onnx can build it."""
 
     @property
     def qualified(self) -> str:
@@ -39,41 +44,68 @@ class TypedNode:
 def typed_nodes(path: Path) -> list[TypedNode]:
     """Every node of the model at path (checked first), in order."""
     import onnx
-    from onnx import TensorProto, defs
+    from onnx import TensorProto
 
     check_onnx_model(path)
     model = onnx.load(str(path), load_external_data=False)
     inferred = onnx.shape_inference.infer_shapes(model)
-    types: dict[str, str] = {}
+    values: dict[str, Any] = {}
     for value in [*inferred.graph.input, *inferred.graph.value_info, *inferred.graph.output]:
         if value.type.HasField("tensor_type") and value.type.tensor_type.elem_type:
-            types[value.name] = f"tensor({TensorProto.DataType.Name(value.type.tensor_type.elem_type).lower()})"
+            values[value.name] = value.type
     for tensor in inferred.graph.initializer:
-        types[tensor.name] = f"tensor({TensorProto.DataType.Name(tensor.data_type).lower()})"
+        values[tensor.name] = onnx.helper.make_tensor_type_proto(tensor.data_type, list(tensor.dims))
+    types = {
+        name: f"tensor({TensorProto.DataType.Name(t.tensor_type.elem_type).lower()})" for name, t in values.items()
+    }
     opsets = {entry.domain: entry.version for entry in model.opset_import}
-    opsets.setdefault("ai.onnx", opsets.get("", 1))
-    nodes = []
-    for node in model.graph.node:
-        domain = "" if node.domain in ONNX_DOMAINS else node.domain
-        try:
-            schema = defs.get_schema(node.op_type, opsets.get(node.domain, 1), node.domain)
-        except defs.SchemaError:
-            schema = None
-        formals = [formal.type_str for formal in schema.inputs] if schema else []
-        nodes.append(
-            TypedNode(
-                name=node.name or (node.output[0] if node.output else node.op_type),
-                domain=domain,
-                op_type=node.op_type,
-                since_version=schema.since_version if schema else None,
-                input_types=tuple(types.get(i) if i else None for i in node.input),
-                formal_types=tuple(_formal(formals, index) for index in range(len(node.input))),
-                outputs=tuple(node.output),
-                expands=node.op_type == "Constant"
-                or bool(schema and (getattr(schema, "has_function", False) or _has_context_function(schema))),
-            )
-        )
-    return nodes
+    return [_typed(node, opsets, types, values, BODY_DEPTH) for node in model.graph.node]
+
+
+def _typed(node: Any, opsets: dict[str, int], types: dict[str, str], values: dict[str, Any], depth: int) -> TypedNode:
+    from onnx import defs
+
+    domain = "" if node.domain in ONNX_DOMAINS else node.domain
+    version = opsets.get(node.domain, opsets.get("" if node.domain == "ai.onnx" else "ai.onnx", 1))
+    try:
+        schema = defs.get_schema(node.op_type, version, node.domain)
+    except defs.SchemaError:
+        schema = None
+    formals = [formal.type_str for formal in schema.inputs] if schema else []
+    expands = node.op_type == "Constant" or bool(
+        schema and (getattr(schema, "has_function", False) or _has_context_function(schema))
+    )
+    return TypedNode(
+        name=node.name or (node.output[0] if node.output else node.op_type),
+        domain=domain,
+        op_type=node.op_type,
+        since_version=schema.since_version if schema else None,
+        input_types=tuple(types.get(i) if i else None for i in node.input),
+        formal_types=tuple(_formal(formals, index) for index in range(len(node.input))),
+        outputs=tuple(node.output),
+        expands=expands,
+        body=_body(node, schema, version, values, depth) if expands and schema and depth > 0 else None,
+    )
+
+
+def _body(node: Any, schema: Any, version: int, values: dict[str, Any], depth: int) -> tuple[TypedNode, ...] | None:
+    """The nodes of the function ONNX defines the operator by, for this node; None where it cannot be built."""
+    import onnx
+
+    try:
+        if _has_context_function(schema):
+            known = [values[i].SerializeToString() for i in node.input if i in values]
+            if len(known) != len([i for i in node.input if i]):
+                return None
+            raw = schema.get_context_dependent_function_with_opset_version(version, node.SerializeToString(), known)
+            function = onnx.FunctionProto()
+            function.ParseFromString(raw)
+        else:
+            function = schema.function_body
+    except Exception:  # a body onnx cannot build for this node: the check stays with the operator itself
+        return None
+    opsets = {entry.domain: entry.version for entry in function.opset_import}
+    return tuple(_typed(inner, opsets, {}, {}, depth - 1) for inner in function.node)
 
 
 def _has_context_function(schema: object) -> bool:

@@ -16,6 +16,8 @@ if TYPE_CHECKING:
     import numpy as np
 
 FLOAT16, FLOAT32 = "tensor(float16)", "tensor(float)"
+OPEN_ENDED = 2**31 - 1
+"""The end of the version range of a kernel registered for the newest version of its operator."""
 OPTIMIZATION_LEVELS = ("disable", "basic", "extended", "all")
 SETTINGS = {
     "threads": "intra-op threads (default: physical cores)",
@@ -102,34 +104,45 @@ class OnnxRuntimeBackend:
         for kernel in _pybind_state.get_all_opkernel_def():
             if kernel.provider == "CPUExecutionProvider":
                 kernels.setdefault((kernel.domain, kernel.op_name), []).append(kernel)
-        nodes = [_kernel_support(node, kernels.get((node.domain, node.op_type), [])) for node in typed_nodes(model)]
+        nodes = [_kernel_support(node, kernels) for node in typed_nodes(model)]
         source = f"onnxruntime {onnxruntime.__version__} CPUExecutionProvider kernel registry"
         return nodes, [], source
 
 
-def _kernel_support(node: TypedNode, kernels: list[Any]) -> NodeSupport:
-    """Whether one of the kernels registered for the node's operator takes its version and input types."""
+def _kernel_support(node: TypedNode, registry: dict[tuple[str, str], list[Any]]) -> NodeSupport:
+    """Whether a kernel registered for the node's operator takes its version and input types; where none does
+    and ONNX defines the operator by a function, ONNX Runtime inlines the body: taken when every node of it is."""
+    refusal = _kernel_refusal(node, registry.get((node.domain, node.op_type), []))
+    if refusal is not None and node.expands:
+        inner = [_kernel_support(part, registry) for part in node.body or ()]
+        missing = next((part for part in inner if not part.supported), None)
+        refusal = None if missing is None else f"{refusal}, and its function body needs: {missing.reason}"
+    return NodeSupport(node=node.name, op_type=node.qualified, supported=refusal is None, reason=refusal)
 
-    def refused(reason: str) -> NodeSupport:
-        return NodeSupport(node=node.name, op_type=node.qualified, supported=False, reason=reason)
 
-    if not kernels and node.expands:
-        return NodeSupport(node=node.name, op_type=node.qualified, supported=True)
+def _kernel_refusal(node: TypedNode, kernels: list[Any]) -> str | None:
+    """Why no kernel takes the node, or None when one does."""
     if not kernels:
-        return refused(f"no CPU kernel for {node.qualified}")
+        return f"no CPU kernel for {node.qualified}"
     if node.since_version is not None:
-        kernels = [k for k in kernels if k.version_range[0] <= node.since_version <= k.version_range[1]]
+        kernels = [k for k in kernels if _matches(k.version_range, node.since_version)]
         if not kernels:
-            return refused(f"no CPU kernel for {node.qualified} version {node.since_version}")
+            return f"no CPU kernel for {node.qualified} version {node.since_version}"
     for kernel in kernels:
         constraints = kernel.type_constraints
         if all(
             given is None or formal not in constraints or _takes(given, constraints[formal])
             for given, formal in zip(node.input_types, node.formal_types, strict=True)
         ):
-            return NodeSupport(node=node.name, op_type=node.qualified, supported=True)
-    types = ", ".join(t or "?" for t in node.input_types)
-    return refused(f"no CPU kernel for {node.qualified} on inputs ({types})")
+            return None
+    return f"no CPU kernel for {node.qualified} on inputs ({', '.join(t or '?' for t in node.input_types)})"
+
+
+def _matches(version_range: tuple[int, int], since: int) -> bool:
+    """ONNX Runtime's rule: an open-ended kernel (the newest) takes only the schema version it starts at; a
+    closed range takes every version inside it."""
+    start, end = version_range
+    return start == since or (start < since <= end and end != OPEN_ENDED)
 
 
 def _takes(given: str, allowed: list[str]) -> bool:
