@@ -11,6 +11,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 import pytest
+from tests.support.jobs import require_toolchain
 from tests.support.models import tiny_classifier
 from tests.support.pytorch_models import tiny_program
 from tests.support.tflite_models import tiny_tflite
@@ -20,7 +21,7 @@ from deploybench.backends.contract import UNKNOWN_SETTING, check_backend
 from deploybench.backends.onnxruntime import SETTINGS, OnnxRuntimeBackend
 from deploybench.backends.registry import load_backend, registered
 from deploybench.core.records import SettingValue
-from deploybench.worker.toolchains import definitions, installed
+from deploybench.worker.toolchains import definitions
 
 MODELS: dict[str, Callable[[Path], Path]] = {
     "onnx": lambda folder: tiny_classifier(folder / "tiny.onnx"),
@@ -69,12 +70,7 @@ def test_hosted_backends_keep_the_contract_on_onnx_in_their_toolchain(
     toolchain: str, name: str, tmp_path: Path
 ) -> None:
     """The conversion path (ONNX in, converted by the toolchain's converter) keeps the contract too."""
-    present = installed(toolchain)
-    if present is None:
-        reason = f"toolchain `{toolchain}` is not installed"
-        if os.environ.get("DEPLOYBENCH_REQUIRE_BACKENDS"):
-            pytest.fail(f"{reason} (DEPLOYBENCH_REQUIRE_BACKENDS is set)")
-        pytest.skip(reason)
+    present = require_toolchain(toolchain)
     model = tiny_classifier(tmp_path / "tiny.onnx")
     workdir = tmp_path / "work"
     workdir.mkdir()

@@ -4,13 +4,12 @@ toolchain say what to do."""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
 import pytest
 from tests.conftest import Run
-from tests.support.jobs import assert_faithful_single_stream, quick_job, require
+from tests.support.jobs import assert_faithful_single_stream, quick_job, require, require_toolchain
 from tests.support.models import tiny_classifier
 from tests.support.tflite_models import tiny_tflite
 
@@ -21,7 +20,7 @@ from deploybench.core.errors import BackendError
 from deploybench.core.hashing import file_sha256
 from deploybench.core.records import Status
 from deploybench.worker.launcher import run_in_worker
-from deploybench.worker.toolchains import HOME_ENV, Installed, installed
+from deploybench.worker.toolchains import HOME_ENV, Installed
 
 FEATURES, CLASSES = 8, 4
 
@@ -41,13 +40,7 @@ def tflite(tmp_path: Path) -> tuple[Path, np.ndarray, np.ndarray]:
 def toolchain() -> Installed:
     """The installed `litert` toolchain environment (`make test` installs it); a skip without it, a failure
     when DEPLOYBENCH_REQUIRE_BACKENDS says it must be there."""
-    found = installed("litert")
-    if found is None:
-        reason = f"toolchain `litert` is not installed (deploybench toolchain install litert, with {HOME_ENV} set)"
-        if os.environ.get("DEPLOYBENCH_REQUIRE_BACKENDS"):
-            pytest.fail(f"{reason} (DEPLOYBENCH_REQUIRE_BACKENDS is set)")
-        pytest.skip(reason)
-    return found
+    return require_toolchain("litert")
 
 
 @pytest.mark.parametrize("backend", [LiteRtBackend(), LiteRtReferenceBackend()], ids=lambda b: b.name)

@@ -6,13 +6,12 @@ cannot hold, is a failed result saying so."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 from pathlib import Path
 
 import pytest
 from tests.conftest import Run
-from tests.support.jobs import assert_faithful_single_stream, quick_job
+from tests.support.jobs import assert_faithful_single_stream, quick_job, require_toolchain
 from tests.support.models import tiny_classifier
 from tests.support.onnx_models import shape_flatten, single_operator, tiny_conv_classifier
 
@@ -20,7 +19,7 @@ from deploybench.campaign.placement import Placer
 from deploybench.core.hashing import file_sha256
 from deploybench.core.records import ResultRecord, Scenario, ScenarioKind, Status
 from deploybench.worker.launcher import run_in_worker
-from deploybench.worker.toolchains import HOME_ENV, Installed, installed
+from deploybench.worker.toolchains import Installed
 
 FEATURES, CLASSES = 8, 4
 FRAMEWORKS = ["torch", "torchscript"]
@@ -31,13 +30,7 @@ OFFLINE = Scenario(kind=ScenarioKind.OFFLINE, batch_sizes=(1, 3))
 def toolchain() -> Installed:
     """The installed `pytorch` toolchain environment (`make test` installs it); a skip without it, a failure
     when DEPLOYBENCH_REQUIRE_BACKENDS says it must be there."""
-    found = installed("pytorch")
-    if found is None:
-        reason = f"toolchain `pytorch` is not installed (deploybench toolchain install pytorch, with {HOME_ENV} set)"
-        if os.environ.get("DEPLOYBENCH_REQUIRE_BACKENDS"):
-            pytest.fail(f"{reason} (DEPLOYBENCH_REQUIRE_BACKENDS is set)")
-        pytest.skip(reason)
-    return found
+    return require_toolchain("pytorch")
 
 
 @pytest.fixture(scope="module")

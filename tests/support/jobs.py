@@ -10,6 +10,7 @@ import pytest
 from deploybench.backends.base import Backend
 from deploybench.campaign.plan import model_ref
 from deploybench.core.records import InputData, JobSpec, ResultRecord, Status, StoppingRule
+from deploybench.worker.toolchains import HOME_ENV, Installed, installed
 
 QUICK = StoppingRule(min_samples=20, max_samples=2000, min_duration_s=0.05, max_duration_s=1.0, warmup_max=50)
 """A stopping rule that ends sampling within about a second: tests check behaviour, not latency."""
@@ -47,3 +48,15 @@ def assert_faithful_single_stream(record: ResultRecord) -> None:
     (output,) = record.fidelity.outputs
     assert output.name == "probabilities" and output.cosine_similarity > 0.9999 and output.max_abs_error < 1e-5
     assert record.fidelity.top1_agreement == 1.0
+
+
+def require_toolchain(name: str) -> Installed:
+    """The installed toolchain environment name (`make test` installs it); a skip without it, unless
+    DEPLOYBENCH_REQUIRE_BACKENDS is set: then fail."""
+    found = installed(name)
+    if found is None:
+        reason = f"toolchain `{name}` is not installed (deploybench toolchain install {name}, with {HOME_ENV} set)"
+        if os.environ.get("DEPLOYBENCH_REQUIRE_BACKENDS"):
+            pytest.fail(f"{reason} (DEPLOYBENCH_REQUIRE_BACKENDS is set)")
+        pytest.skip(reason)
+    return found

@@ -20,7 +20,7 @@ from typing import Any
 from deploybench.analyze.onnx_reader import read_without_weights
 from deploybench.analyze.operators import OperatorCost, operator_costs
 from deploybench.analyze.records import Anatomy, NodeWork, OperatorClass, TensorInfo
-from deploybench.analyze.totals import Step, assemble, check_dims, memory, node_work, parameter_groups, unknown_work
+from deploybench.analyze.totals import Step, assemble, check_dims, node_work, parameter_groups, unknown_work
 from deploybench.backends.onnx_model import external_data_files, validate
 
 INLINE_LIMIT = 1024
@@ -58,14 +58,8 @@ def analyze_onnx(path: Path, dims: dict[str, int] | None = None) -> Anatomy:
         dims=dims,
         nodes=nodes,
         parameters=weights,
-        memory=memory(
-            [t.name for t in inputs],
-            steps,
-            [t.name for t in outputs],
-            tensors,
-            [n.name for n in nodes],
-            sum(group.bytes for group in weights),
-        ),
+        steps=steps,
+        tensors=tensors,
     )
 
 

@@ -18,7 +18,6 @@ from deploybench.analyze.totals import (
     assemble,
     check_dims,
     fixed,
-    memory,
     node_work,
     parameter_groups,
     unknown_work,
@@ -71,14 +70,8 @@ def analyze_pytorch(path: Path, dims: dict[str, int] | None = None) -> Anatomy:
         dims=dims,
         nodes=nodes,
         parameters=groups,
-        memory=memory(
-            [t.name for t in inputs],
-            steps,
-            [t.name for t in outputs],
-            tensors,
-            [n.name for n in nodes],
-            sum(group.bytes for group in groups),
-        ),
+        steps=steps,
+        tensors=tensors,
     )
 
 

@@ -18,7 +18,6 @@ from deploybench.analyze.totals import (
     assemble,
     check_dims,
     fixed,
-    memory,
     node_work,
     parameter_groups,
     unknown_work,
@@ -73,14 +72,8 @@ def analyze_tflite(path: Path, dims: dict[str, int] | None = None) -> Anatomy:
         dims=dims,
         nodes=nodes,
         parameters=weights,
-        memory=memory(
-            [t.name for t in inputs],
-            steps,
-            [t.name for t in outputs],
-            {t.name: t for t in tensors},
-            [n.name for n in nodes],
-            sum(group.bytes for group in weights),
-        ),
+        steps=steps,
+        tensors={t.name: t for t in tensors},
     )
 
 

@@ -182,9 +182,10 @@ def assemble(
     dims: dict[str, int],
     nodes: tuple[NodeWork, ...],
     parameters: tuple[ParameterGroup, ...],
-    memory: Memory,
+    steps: Sequence[Step],
+    tensors: dict[str, TensorInfo],
 ) -> Anatomy:
-    """The anatomy, with the totals computed from the nodes."""
+    """The anatomy, with the totals computed from the nodes and the memory from the steps (one per node)."""
     counted = [n for n in nodes if n.unknown is None]
     flops = sum(n.flops or 0 for n in counted)
     moved = sum(n.bytes_moved or 0 for n in counted)
@@ -206,5 +207,12 @@ def assemble(
         bytes_moved=moved,
         intensity=flops / moved if moved else None,
         uncounted_nodes=len(nodes) - len(counted),
-        memory=memory,
+        memory=memory(
+            [t.name for t in inputs],
+            steps,
+            [t.name for t in outputs],
+            tensors,
+            [n.name for n in nodes],
+            sum(group.bytes for group in parameters),
+        ),
     )
