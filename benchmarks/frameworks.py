@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from deploybench.campaign.placement import Placer
+from deploybench.worker.placement import Placer
 from deploybench.campaign.plan import model_ref
 from deploybench.core.records import InputData, JobSpec
 from deploybench.worker.launcher import run_in_worker

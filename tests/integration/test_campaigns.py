@@ -173,7 +173,7 @@ def _stored(database: Path) -> int:
 
 
 def test_quickstart_runs_every_local_framework(cli: Run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from deploybench.campaign.placement import Placer
+    from deploybench.worker.placement import Placer
 
     local = {
         s.name for s in Placer().placed_statuses("onnx") if s.available and s.deployment and "onnx" in s.input_formats

@@ -15,7 +15,7 @@ from tests.support.tflite_models import tiny_tflite
 
 from deploybench.backends.base import Backend
 from deploybench.backends.litert import LiteRtBackend, LiteRtReferenceBackend, conversion_failure
-from deploybench.campaign.placement import Placer
+from deploybench.worker.placement import Placer
 from deploybench.core.errors import BackendError
 from deploybench.core.hashing import file_sha256
 from deploybench.core.records import Status

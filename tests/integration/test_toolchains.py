@@ -13,7 +13,7 @@ from tests.integration.test_plugin import PLUGIN
 from tests.support.jobs import quick_job
 from tests.support.models import tiny_classifier
 
-from deploybench.campaign.placement import Placer
+from deploybench.worker.placement import Placer
 from deploybench.campaign.runner import run_jobs
 from deploybench.core.errors import ConfigurationError
 from deploybench.core.records import Status

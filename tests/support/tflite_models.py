@@ -11,9 +11,12 @@ import numpy as np
 import pytest
 
 
-def tiny_tflite(path: Path, features: int = 8, classes: int = 4) -> tuple[Path, np.ndarray, np.ndarray]:
+def tiny_tflite(
+    path: Path, features: int = 8, classes: int = 4, then: str | None = None, custom: str | None = None
+) -> tuple[Path, np.ndarray, np.ndarray]:
     """The tiny classifier as a TFLite flatbuffer (FULLY_CONNECTED + SOFTMAX, dynamic batch), written with
-    LiteRT's own schema bindings; its weights and bias, for the expected outputs."""
+    LiteRT's own schema bindings; its weights and bias, for the expected outputs. `then` appends one more
+    builtin operator taking no options (e.g. `SIN`), `custom` one custom operator of that name."""
     flatbuffers = _needed("flatbuffers")
     schema = _needed("ai_edge_litert.schema_py_generated")
     rng = np.random.default_rng(0)
@@ -58,6 +61,18 @@ def tiny_tflite(path: Path, features: int = 8, classes: int = 4) -> tuple[Path, 
         code = schema.OperatorCodeT()
         code.builtinCode = code.deprecatedBuiltinCode = builtin
         codes.append(code)
+    if then is not None or custom is not None:
+        code = schema.OperatorCodeT()
+        if custom is not None:
+            code.builtinCode = code.deprecatedBuiltinCode = schema.BuiltinOperator.CUSTOM
+            code.customCode = custom
+        else:
+            code.builtinCode = getattr(schema.BuiltinOperator, str(then))
+            code.deprecatedBuiltinCode = min(code.builtinCode, 127)
+        codes.append(code)
+        graph.tensors.append(tensor("after", [-1, classes], 0))
+        graph.operators.append(operator(2, [4], 5, schema.BuiltinOptions.NONE, None))
+        graph.outputs = [5]
     model = schema.ModelT()
     model.version, model.operatorCodes, model.subgraphs = 3, codes, [graph]
     model.buffers = [buffer(None), buffer(weights.T.copy()), buffer(bias)]

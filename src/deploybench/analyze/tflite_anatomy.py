@@ -29,16 +29,8 @@ FLATBUFFER_ID = b"TFL3"
 
 def analyze_tflite(path: Path, dims: dict[str, int] | None = None) -> Anatomy:
     """Anatomy of the `.tflite` model at path (its first subgraph); dims fix its dynamic dimensions."""
-    schema = _schema()
+    schema, model, graph = _read(path)
     try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise BackendError(f"{path}: cannot read the model: {exc.strerror}") from exc
-    if data[4:8] != FLATBUFFER_ID:
-        raise BackendError(f"{path}: not a TFLite flatbuffer", hint="give a whole .tflite file")
-    try:
-        model = schema.Model.GetRootAs(data, 0)
-        graph = model.Subgraphs(0)
         codes = _operator_names(model, schema)
         tensors = [_tensor(graph.Tensors(i), i, schema) for i in range(graph.TensorsLength())]
         constant = [_is_constant(model, graph.Tensors(i)) for i in range(graph.TensorsLength())]
@@ -75,6 +67,41 @@ def analyze_tflite(path: Path, dims: dict[str, int] | None = None) -> Anatomy:
         steps=steps,
         tensors={t.name: t for t in tensors},
     )
+
+
+def tflite_nodes(path: Path) -> list[tuple[str, str, str | None]]:
+    """Every operator of the first subgraph, in order: (its first output's name, its operator, the element type
+    of its first input), for checks of operator support."""
+    schema, model, graph = _read(path)
+    try:
+        codes = _operator_names(model, schema)
+        tensors = [_tensor(graph.Tensors(i), i, schema) for i in range(graph.TensorsLength())]
+        found = []
+        for index in range(graph.OperatorsLength()):
+            op = graph.Operators(index)
+            ins = [i for i in op.InputsAsNumpy() if i >= 0] if op.InputsLength() else []
+            outs = [i for i in op.OutputsAsNumpy() if i >= 0] if op.OutputsLength() else []
+            name = tensors[outs[0]].name if outs else f"operator{index}"
+            found.append((name, codes[op.OpcodeIndex()], tensors[ins[0]].dtype if ins else None))
+    except (IndexError, ValueError, TypeError, AttributeError) as exc:
+        raise BackendError(f"{path}: a corrupt TFLite flatbuffer ({exc})", hint="give a whole .tflite file") from exc
+    return found
+
+
+def _read(path: Path) -> tuple[Any, Any, Any]:
+    """LiteRT's schema module, the model and its first subgraph."""
+    schema = _schema()
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise BackendError(f"{path}: cannot read the model: {exc.strerror}") from exc
+    if data[4:8] != FLATBUFFER_ID:
+        raise BackendError(f"{path}: not a TFLite flatbuffer", hint="give a whole .tflite file")
+    try:
+        model = schema.Model.GetRootAs(data, 0)
+        return schema, model, model.Subgraphs(0)
+    except (IndexError, ValueError, TypeError, AttributeError) as exc:
+        raise BackendError(f"{path}: a corrupt TFLite flatbuffer ({exc})", hint="give a whole .tflite file") from exc
 
 
 def _schema() -> Any:

@@ -22,7 +22,7 @@ from deploybench.backends.onnx_model import check_onnx_model
 from deploybench.backends.settings import resolve_settings
 from deploybench.core.errors import BackendError
 from deploybench.core.formats import model_format
-from deploybench.core.records import SettingValue
+from deploybench.core.records import NodeSupport, SettingValue
 
 if TYPE_CHECKING:
     import numpy as np
@@ -38,6 +38,7 @@ CONVERTER = "onnx2tf"
 PROTOBUF_LIMIT = 2**31 - 1
 """Largest single protobuf file; a bigger model's copy keeps its weights in an external file."""
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
+FALLBACK = "LiteRT's built-in CPU kernels"
 
 
 class LiteRtBackend:
@@ -73,6 +74,26 @@ class LiteRtBackend:
         prepare_s = time.perf_counter() - started
         converter = f"{CONVERTER} {version(CONVERTER)}, inputs in the ONNX model's layout"
         return Prepared(artifact=artifact, prepare_s=prepare_s, settings=resolved, converter=converter)
+
+    def operator_support(self, model: Path) -> tuple[list[NodeSupport], list[str], str]:
+        """The operators LiteRT runs, as it sees them: an ONNX model is first converted by onnx2tf (a node it
+        cannot convert is refused); then each operator of the `.tflite` model: a custom or TensorFlow (Flex)
+        operator has no kernel in LiteRT's builtin resolver; a builtin one that XNNPACK leaves out of its
+        partitions falls back to LiteRT's built-in CPU kernels."""
+        import tempfile
+
+        source = f"litert {version('ai-edge-litert')} builtin resolver and XNNPACK partitioning"
+        if model_format(model) != "onnx":
+            _check_flatbuffer(model)
+            nodes, issues = _tflite_support(model)
+            return nodes, issues, source
+        with tempfile.TemporaryDirectory(prefix="deploybench-litert-") as workdir:
+            try:
+                artifact = convert_onnx(model, Path(workdir))
+            except BackendError as exc:
+                return _conversion_refusal(model, exc.message), [], f"{CONVERTER} {version(CONVERTER)}"
+            nodes, issues = _tflite_support(artifact)
+        return nodes, issues, f"{CONVERTER} {version(CONVERTER)} conversion, then {source} of its output"
 
     def open_session(self, prepared: Prepared) -> LiteRtSession:
         """Load the flatbuffer into an interpreter with the chosen kernels and threads."""
@@ -214,6 +235,107 @@ def conversion_failure(log: str) -> str:
     node = next((e.partition(":")[2].strip() for e in errors if e.startswith("onnx_op_name:")), None)
     reason = errors[0] if errors else next((line for line in reversed(lines) if line), "it stopped without a message")
     return f"at node `{node}`: {reason}" if node else reason
+
+
+def _tflite_support(model: Path) -> tuple[list[NodeSupport], list[str]]:
+    """Each operator of the model, and what stops LiteRT from loading it as a whole."""
+    from ai_edge_litert.interpreter import Interpreter
+
+    operators = _operators(model)
+    refused = {
+        index: f"{op} has no kernel in LiteRT's builtin resolver"
+        + (
+            " (a TensorFlow operator: it needs the Flex delegate, which ai-edge-litert does not ship)"
+            if op.startswith("custom.Flex")
+            else ""
+        )
+        for index, (_name, op) in enumerate(operators)
+        if op.startswith("custom.") or op.startswith("builtin ")
+    }
+    issues: list[str] = []
+    delegated: set[int] | None = None
+    if not refused:
+        try:
+            interpreter = Interpreter(model_path=str(model), num_threads=1)
+            interpreter.allocate_tensors()
+            delegated = _delegated(interpreter._get_ops_details(), len(operators))
+        except (ValueError, RuntimeError) as exc:
+            issues.append(f"LiteRT cannot load the model: {_first_line(exc)}")
+    nodes = []
+    for index, (name, op) in enumerate(operators):
+        falls_back = delegated is not None and index not in delegated
+        reason = refused.get(index) or (f"XNNPACK does not take this {op}" if falls_back else None)
+        nodes.append(
+            NodeSupport(
+                node=name,
+                op_type=op,
+                supported=reason is None,
+                reason=reason,
+                fallback=FALLBACK if falls_back else None,
+            )
+        )
+    return nodes, issues
+
+
+def _delegated(details: list[dict[str, Any]], count: int) -> set[int]:
+    """The operators inside a delegate's partitions: walking back from each delegate node's outputs to its
+    inputs (a partition takes every tensor it reads from outside as an input of the delegate node)."""
+    producer = {int(t): d["index"] for d in details[:count] for t in d["outputs"]}
+    inside: set[int] = set()
+    for node in details[count:]:
+        boundary = {int(t) for t in node["inputs"]}
+        pending = [int(t) for t in node["outputs"]]
+        while pending:
+            tensor = pending.pop()
+            index = producer.get(tensor)
+            if tensor in boundary or index is None or index in inside:
+                continue
+            inside.add(index)
+            pending += [int(t) for t in details[index]["inputs"] if int(t) >= 0]
+    return inside
+
+
+def _operators(model: Path) -> list[tuple[str, str]]:
+    """(first output's name, operator) of each operator of the first subgraph, read with LiteRT's schema."""
+    from ai_edge_litert import schema_py_generated as schema
+
+    try:
+        root = schema.Model.GetRootAs(model.read_bytes(), 0)
+        graph = root.Subgraphs(0)
+        builtin = {value: name for name, value in vars(schema.BuiltinOperator).items() if not name.startswith("_")}
+        codes = []
+        for index in range(root.OperatorCodesLength()):
+            code = root.OperatorCodes(index)
+            number = max(code.BuiltinCode(), code.DeprecatedBuiltinCode())
+            custom = code.CustomCode()
+            codes.append(f"custom.{custom.decode()}" if custom else builtin.get(number, f"builtin {number}"))
+        found = []
+        for index in range(graph.OperatorsLength()):
+            op = graph.Operators(index)
+            outputs = [int(t) for t in op.OutputsAsNumpy()] if op.OutputsLength() else []
+            name = graph.Tensors(outputs[0]).Name().decode() if outputs else f"operator{index}"
+            found.append((name, codes[op.OpcodeIndex()]))
+    except (IndexError, ValueError, TypeError, AttributeError) as exc:
+        raise BackendError(f"litert: {model} is a corrupt TFLite flatbuffer ({exc})") from exc
+    return found
+
+
+def _conversion_refusal(model: Path, message: str) -> list[NodeSupport]:
+    """The ONNX nodes, the one onnx2tf stopped at refused with its reason (every node when it names none)."""
+    from deploybench.backends.onnx_nodes import typed_nodes
+
+    match = re.search(r"at node `([^`]*)`", message)
+    nodes = typed_nodes(model)
+    stopped = match.group(1) if match is not None and any(n.name == match.group(1) for n in nodes) else None
+    return [
+        NodeSupport(
+            node=n.name,
+            op_type=n.qualified,
+            supported=stopped is not None and n.name != stopped,
+            reason=None if stopped is not None and n.name != stopped else message,
+        )
+        for n in nodes
+    ]
 
 
 def _check_flatbuffer(model: Path) -> None:

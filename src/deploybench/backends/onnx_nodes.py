@@ -10,6 +10,7 @@ from typing import Any
 from deploybench.backends.onnx_model import check_onnx_model
 
 ONNX_DOMAINS = ("", "ai.onnx")
+Attribute = int | float | str | tuple[int | float | str, ...]
 BODY_DEPTH = 2
 """How many levels of function bodies are expanded (a body may use another function operator)."""
 
@@ -34,6 +35,8 @@ class TypedNode:
     its own runs the body instead (or folds the constant)."""
     body: tuple[TypedNode, ...] | None = None
     """The nodes of that body for this node, where onnx can build it."""
+    attributes: tuple[tuple[str, Attribute], ...] = ()
+    """Its scalar and list attributes (ints, floats, strings), by name; graphs and tensors are left out."""
 
     @property
     def qualified(self) -> str:
@@ -85,7 +88,29 @@ def _typed(node: Any, opsets: dict[str, int], types: dict[str, str], values: dic
         outputs=tuple(node.output),
         expands=expands,
         body=_body(node, schema, version, values, depth) if expands and schema and depth > 0 else None,
+        attributes=tuple(_attributes(node)),
     )
+
+
+def _attributes(node: Any) -> list[tuple[str, Attribute]]:
+    """The attributes of plain values; strings decoded; a function body's references to the attributes of
+    its caller are left out."""
+    from onnx import helper
+
+    found: list[tuple[str, Attribute]] = []
+    for attribute in node.attribute:
+        if attribute.ref_attr_name:
+            continue
+        value = helper.get_attribute_value(attribute)
+        if isinstance(value, bytes):
+            found.append((attribute.name, value.decode("utf-8", "replace")))
+        elif isinstance(value, (int, float)):
+            found.append((attribute.name, value))
+        elif isinstance(value, list) and all(isinstance(v, (int, float, bytes)) for v in value):
+            found.append(
+                (attribute.name, tuple(v.decode("utf-8", "replace") if isinstance(v, bytes) else v for v in value))
+            )
+    return found
 
 
 def _body(node: Any, schema: Any, version: int, values: dict[str, Any], depth: int) -> tuple[TypedNode, ...] | None:

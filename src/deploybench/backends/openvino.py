@@ -17,6 +17,7 @@ from deploybench.backends.base import Capabilities, Prepared, Probe, TensorSpec
 from deploybench.backends.onnx_nodes import typed_nodes
 from deploybench.backends.settings import resolve_settings
 from deploybench.core.errors import BackendError
+from deploybench.core.formats import model_format
 from deploybench.core.records import NodeSupport, SettingValue
 
 if TYPE_CHECKING:
@@ -112,6 +113,11 @@ class OpenVinoBackend:
         import openvino
         from openvino.frontend import FrontEndManager
 
+        if model_format(model) != "onnx":
+            raise BackendError(
+                f"openvino: operator support is checked for ONNX models only, not {model.suffix} ones",
+                hint="check the ONNX model the .tflite file was converted from",
+            )
         nodes = typed_nodes(model)
         frontend = FrontEndManager().load_by_framework("onnx")
         partial = frontend.convert_partially(frontend.load(str(model)))

@@ -15,9 +15,10 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from deploybench.backends.base import Capabilities, Prepared, Probe, TensorSpec, installed_package
 from deploybench.backends.onnx_model import check_onnx_model
+from deploybench.backends.onnx_nodes import typed_nodes
 from deploybench.backends.settings import resolve_settings
 from deploybench.core.errors import BackendError
-from deploybench.core.records import SettingValue
+from deploybench.core.records import NodeSupport, SettingValue
 
 if TYPE_CHECKING:
     import numpy as np
@@ -38,6 +39,10 @@ LINK_ERROR_CHARS = 600
 """How much of a failed link's compiler output goes into the error."""
 BOUND = "deploybench_bound"
 """Name of the VM closure holding `main` and the bound inputs."""
+
+
+DIRECT = frozenset({"Constant", "If"})
+"""Operators the Relax ONNX importer handles itself, outside its converter map."""
 
 
 class TvmBackend:
@@ -79,6 +84,33 @@ class TvmBackend:
         prepare_s = time.perf_counter() - start
         (workdir / SIGNATURE).write_text(json.dumps(_signature(model)), encoding="utf-8")
         return Prepared(artifact=library, prepare_s=prepare_s, settings=resolved)
+
+    def operator_support(self, model: Path) -> tuple[list[NodeSupport], list[str], str]:
+        """Each ONNX node against the converter map of TVM's Relax ONNX frontend (which matches on the operator
+        alone, as the frontend does); then, when every node has a converter, the whole import, whose failure
+        is a model issue."""
+        tvm = _import_tvm()
+        from tvm.relax.frontend.onnx import onnx_frontend
+
+        converters = set(onnx_frontend._get_convert_map()) | DIRECT
+        support = [
+            NodeSupport(
+                node=node.name,
+                op_type=node.qualified,
+                supported=node.op_type in converters,
+                reason=None
+                if node.op_type in converters
+                else f"the Relax ONNX frontend has no converter for {node.op_type}",
+            )
+            for node in typed_nodes(model)
+        ]
+        issues = []
+        if all(s.supported for s in support):
+            try:
+                _import_onnx(model)
+            except BackendError as exc:
+                issues.append(exc.message)
+        return support, issues, f"tvm {tvm.__version__} Relax ONNX frontend converter map, then its import"
 
     def open_session(self, prepared: Prepared) -> TvmSession:
         """Load the compiled library into a Relax VM on the CPU."""

@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from deploybench.campaign.placement import Placer
 from deploybench.core.records import JobSpec, ResultRecord, Status
 from deploybench.store import ResultStore
 from deploybench.worker.launcher import run_in_worker
+from deploybench.worker.placement import Placer
 
 
 @dataclass

@@ -12,11 +12,14 @@ from deploybench.analyze.onnx_anatomy import analyze_onnx
 from deploybench.analyze.pytorch_anatomy import analyze_pytorch
 from deploybench.analyze.records import Anatomy
 from deploybench.analyze.tflite_anatomy import analyze_tflite
+from deploybench.cli.compliance import Database, Frameworks, Save, Targets, print_compliance
 from deploybench.cli.output import Format, note, print_table, print_text
-from deploybench.cli.values import parse_dims
+from deploybench.cli.values import parse_dims, split_names
 from deploybench.core.errors import ConfigurationError
 from deploybench.core.formats import model_format
-from deploybench.select.compliance import Compliance, check_compliance
+from deploybench.select.analysis_store import save_analysis
+from deploybench.select.compliance import check_compliance
+from deploybench.store import ResultStore
 
 
 def analyze(
@@ -26,7 +29,11 @@ def analyze(
     compliance: Annotated[
         bool, typer.Option(help="Also ask every framework installed here which operators it takes, and a verdict.")
     ] = False,
+    frameworks: Frameworks = None,
+    targets: Targets = None,
     fmt: Annotated[Format, typer.Option("--format", "-f", help="table or json.")] = Format.TABLE,
+    save: Save = True,
+    db: Database = None,
 ) -> None:
     """The model's anatomy: inputs and outputs, operators, parameters, MACs and FLOPs by operator class, bytes
     moved, arithmetic intensity, and the memory one inference needs."""
@@ -34,7 +41,14 @@ def analyze(
     if fmt is Format.CSV:
         raise ConfigurationError("analyze prints a table or JSON", hint="use --format table or --format json")
     anatomy = readers[model_format(model)](model, parse_dims(dim or []))
-    verdicts = check_compliance(model) if compliance else None
+    if (frameworks or targets) and not compliance:
+        raise ConfigurationError("--frameworks and --targets filter the compliance check", hint="add --compliance")
+    verdicts = check_compliance(model, split_names(frameworks), split_names(targets)) if compliance else None
+    if save:
+        with ResultStore.open(db) as store:
+            save_analysis(anatomy, model, store)
+            if verdicts is not None:
+                save_analysis(verdicts, model, store)
     if fmt is Format.JSON:
         report = anatomy.model_dump(mode="json", exclude=None if nodes else {"nodes"})
         if verdicts is not None:
@@ -43,7 +57,7 @@ def analyze(
         return
     _print(anatomy, nodes)
     if verdicts is not None:
-        _print_compliance(verdicts)
+        print_compliance(verdicts)
 
 
 def _print(anatomy: Anatomy, nodes: bool) -> None:
@@ -106,29 +120,6 @@ def _print(anatomy: Anatomy, nodes: bool) -> None:
     reasons = sorted({n.unknown for n in anatomy.nodes if n.unknown})
     for reason in reasons:
         note(f"not counted: {reason}")
-
-
-def _print_compliance(compliance: Compliance) -> None:
-    rows = [
-        {
-            "framework": f"{v.framework} {v.version or ''}".strip(),
-            "verdict": v.verdict.value,
-            "refused operators": ", ".join(v.unsupported) or "",
-            "nodes refused": f"{v.unsupported_nodes} of {v.checked_nodes}",
-            "source": v.error or v.source,
-        }
-        for v in compliance.frameworks
-    ]
-    if not rows:
-        note("compliance: no framework installed here can say which operators it takes")
-        return
-    print_table("layer compliance", list(rows[0]), rows)
-    for verdict in compliance.frameworks:
-        for op, reason in verdict.unsupported.items():
-            others = ", ".join(compliance.taken_by.get(op, ())) or "no framework checked here"
-            note(f"{verdict.framework}: {reason}; taken by: {others}")
-        for issue in verdict.model_issues:
-            note(f"{verdict.framework}: {issue}")
 
 
 def _shape(shape: tuple[int | str | None, ...] | None) -> str:

@@ -13,6 +13,7 @@ from deploybench import __version__
 from deploybench.cli.analyze import analyze
 from deploybench.cli.backends import backends
 from deploybench.cli.catalog import catalog_app
+from deploybench.cli.compliance import compliance
 from deploybench.cli.measure import campaign_run, run
 from deploybench.cli.quickstart import quickstart
 from deploybench.cli.results import results_app
@@ -35,6 +36,7 @@ app.command()(run)
 app.command()(quickstart)
 app.command()(backends)
 app.command()(analyze)
+app.command()(compliance)
 
 
 def _version(value: bool) -> None:

@@ -7,9 +7,9 @@ from typing import Annotated
 
 import typer
 
-from deploybench.campaign.placement import Placer
 from deploybench.catalog.tabular import to_csv
 from deploybench.cli.output import Format, print_table, print_text
+from deploybench.worker.placement import Placer
 
 COLUMNS = ("name", "environment", "available", "version", "formats", "settings", "role", "reason")
 

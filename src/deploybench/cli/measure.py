@@ -8,7 +8,6 @@ from typing import Annotated
 import typer
 
 from deploybench.campaign.frameworks import ALL, choose_frameworks
-from deploybench.campaign.placement import Placer
 from deploybench.campaign.plan import model_ref, plan_jobs
 from deploybench.campaign.runner import run_jobs
 from deploybench.campaign.spec import load_campaign
@@ -21,6 +20,7 @@ from deploybench.core.records import InputData, JobSpec, ResultRecord, Scenario,
 from deploybench.report.tables import SUMMARY_COLUMNS, summary_rows
 from deploybench.store import ResultStore
 from deploybench.store.url import redact_url
+from deploybench.worker.placement import Placer
 
 Database = Annotated[
     str | None, typer.Option("--db", help="Results database URL (default: env DEPLOYBENCH_DB, else SQLite).")

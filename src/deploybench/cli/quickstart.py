@@ -6,12 +6,12 @@ from pathlib import Path
 
 from deploybench.campaign.example import ensure_digits_example
 from deploybench.campaign.frameworks import ALL, choose_frameworks
-from deploybench.campaign.placement import Placer
 from deploybench.campaign.plan import model_ref, plan_jobs
 from deploybench.cli.measure import Database, execute
 from deploybench.cli.output import note, print_table
 from deploybench.core.records import InputData, Scenario, StoppingRule
 from deploybench.report.compare import compare, comparison_rows
+from deploybench.worker.placement import Placer
 
 EXAMPLE_FOLDER = Path(".deploybench") / "example"
 CAMPAIGN = "quickstart"

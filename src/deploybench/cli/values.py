@@ -40,3 +40,8 @@ def parse_dims(items: Sequence[str]) -> dict[str, int]:
             raise ConfigurationError(f"dimension `{name}` needs one positive integer", hint="write --dim NAME=224")
         dims[name] = values[0]
     return dims
+
+
+def split_names(text: str | None) -> list[str]:
+    """`a, b,c` -> [a, b, c]; nothing -> []."""
+    return [name.strip() for name in (text or "").split(",") if name.strip()]

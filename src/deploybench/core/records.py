@@ -274,6 +274,16 @@ class NodeSupport(Frozen):
     op_type: str = Field(description="Operator, domain-qualified outside the format's own.")
     supported: bool
     reason: str | None = Field(default=None, description="Why it is not supported.")
+    fallback: str | None = Field(
+        default=None,
+        description=(
+            "Where the node runs instead, when the framework's preferred unit refuses it (a CPU kernel instead "
+            "of a delegate, the host instead of the accelerator); None when refused means not deployable."
+        ),
+    )
+    conditions: tuple[str, ...] = Field(
+        default=(), description="Conditions the framework documents for this operator that were not checked."
+    )
 
 
 class OperatorSupport(Frozen):

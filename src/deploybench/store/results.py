@@ -17,7 +17,7 @@ from deploybench.core.errors import NotFoundError, QueryError, StoreError
 from deploybench.core.records import SCHEMA_VERSION, ResultRecord, Status
 from deploybench.store.engine import create_store_engine, describe_open_error, error_reason
 from deploybench.store.migrate import upgrade_to_head
-from deploybench.store.schema import ResultRow
+from deploybench.store.schema import AnalysisRow, ResultRow
 from deploybench.store.url import prepare_default_folder, redact_url, resolve_url
 
 KEYS_PER_QUERY = 500
@@ -184,6 +184,34 @@ class ResultStore:
         with self._translated("read a result from"), Session(self._engine) as session:
             row = session.scalars(query).first()
             return None if row is None else self._record(row)
+
+    def save_analysis(self, kind: str, model_sha256: str, model_path: str, version: str, report_json: str) -> int:
+        """Store one analysis of a model (`anatomy` or `compliance`) in one transaction and return its id; the
+        selection tool finds it again by the model's hash."""
+        row = AnalysisRow(
+            kind=kind,
+            model_sha256=model_sha256,
+            model_path=model_path,
+            created_at=self._clock().astimezone(timezone.utc),
+            deploybench_version=version,
+            report_json=report_json,
+        )
+        with self._translated("save an analysis to"), Session(self._engine) as session, session.begin():
+            session.add(row)
+            session.flush()
+            analysis_id = row.id
+        return analysis_id
+
+    def latest_analysis(self, kind: str, model_sha256: str) -> str | None:
+        """The JSON of the newest analysis of that kind of the model with that hash; None when there is none."""
+        query = (
+            select(AnalysisRow.report_json)
+            .where(AnalysisRow.kind == kind, AnalysisRow.model_sha256 == model_sha256)
+            .order_by(AnalysisRow.id.desc())
+            .limit(1)
+        )
+        with self._translated("read an analysis from"), Session(self._engine) as session:
+            return session.scalars(query).first()
 
     def close(self) -> None:
         """Close every pooled connection."""

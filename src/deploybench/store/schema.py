@@ -32,3 +32,18 @@ class ResultRow(Base):
     schema_version: Mapped[int] = mapped_column(Integer)
     median_us: Mapped[float | None] = mapped_column(Float)
     record_json: Mapped[str] = mapped_column(Text)
+
+
+class AnalysisRow(Base):
+    """One stored analysis of a model (its anatomy, or its layer compliance) as JSON, found by the model's hash."""
+
+    __tablename__ = "analyses"
+    __table_args__ = ({"sqlite_autoincrement": True},)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    model_sha256: Mapped[str] = mapped_column(String(64), index=True)
+    model_path: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    deploybench_version: Mapped[str] = mapped_column(String(64))
+    report_json: Mapped[str] = mapped_column(Text)

@@ -1,7 +1,8 @@
 """`python -m deploybench.worker`: read one job on stdin, measure it, write events on stdout.
 
 `python -m deploybench.worker --probe` instead writes the status of every registered backend as JSON, and
-`python -m deploybench.worker --support MODEL` the operator support of every backend that can say.
+`python -m deploybench.worker --support MODEL [NAME,...]` the operator support of every backend (or the named
+ones) that can say.
 """
 
 from __future__ import annotations
@@ -26,8 +27,10 @@ def main() -> None:
     if sys.argv[1:] == ["--probe"]:
         channel.write(json.dumps([s.model_dump(mode="json") for s in probe_all()]) + "\n")
         return
-    if sys.argv[1:2] == ["--support"] and len(sys.argv) == 3:
-        channel.write(json.dumps([s.model_dump(mode="json") for s in support_all(Path(sys.argv[2]))]) + "\n")
+    if sys.argv[1:2] == ["--support"] and len(sys.argv) in (3, 4):
+        only = frozenset(sys.argv[3].split(",")) if len(sys.argv) == 4 else None
+        found = support_all(Path(sys.argv[2]), only)
+        channel.write(json.dumps([s.model_dump(mode="json") for s in found]) + "\n")
         return
     job = JobSpec.model_validate_json(sys.stdin.read())
 

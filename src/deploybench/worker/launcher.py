@@ -15,7 +15,7 @@ import sys
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -195,10 +195,16 @@ def probe_in_worker(
 
 
 def support_in_worker(
-    model: Path, python: str = sys.executable, env: Mapping[str, str] | None = None, timeout_s: float = 600.0
+    model: Path,
+    python: str = sys.executable,
+    env: Mapping[str, str] | None = None,
+    timeout_s: float = 900.0,
+    only: Sequence[str] | None = None,
 ) -> list[OperatorSupport]:
-    """What every backend that can introspect its framework says about the model's nodes, found by a worker."""
-    found = _ask_worker(["--support", str(model.resolve())], python, env, timeout_s, "check the operators")
+    """What every backend (or each one named) that can introspect its framework says about the model's nodes,
+    found by a worker."""
+    arguments = ["--support", str(model.resolve()), *([",".join(only)] if only is not None else [])]
+    found = _ask_worker(arguments, python, env, timeout_s, "check the operators")
     return [OperatorSupport.model_validate(item) for item in found]
 
 

@@ -11,10 +11,13 @@ from deploybench.core.formats import model_format
 from deploybench.core.records import OperatorSupport
 
 
-def support_all(model: Path) -> list[OperatorSupport]:
-    """The operator support of every available backend that takes the model's format and can say, by name."""
+def support_all(model: Path, only: frozenset[str] | None = None) -> list[OperatorSupport]:
+    """The operator support of every available backend (or of those named) that takes the model's format and
+    can say, by name."""
     found = []
     for name in sorted(registered()):
+        if only is not None and name not in only:
+            continue
         try:
             backend = load_backend(name)
             takes = model_format(model) in backend.capabilities().input_formats

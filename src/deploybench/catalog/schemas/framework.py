@@ -81,3 +81,6 @@ class Framework(CatalogEntry):
     python_package: str | None = Field(
         default=None, pattern=NAME_PATTERN, description="Name of its Python package on PyPI, if any."
     )
+    backends: tuple[str, ...] = Field(
+        default=(), description="deploybench backends that run this framework's runtime here, by registered name."
+    )
