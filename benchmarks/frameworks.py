@@ -24,10 +24,10 @@ from pathlib import Path
 
 import numpy as np
 
-from deploybench.worker.placement import Placer
 from deploybench.campaign.plan import model_ref
 from deploybench.core.records import InputData, JobSpec
 from deploybench.worker.launcher import run_in_worker
+from deploybench.worker.placement import Placer
 
 BLOCKS = ((16, 1, 1), (24, 2, 6), (32, 2, 6), (64, 2, 6), (96, 1, 6), (160, 2, 6), (320, 1, 6))
 """MobileNetV2's stages, one block each: (output channels, stride, expansion)."""

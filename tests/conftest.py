@@ -60,3 +60,9 @@ Run = Callable[..., tuple[int, str, str]]
 @pytest.fixture
 def cli(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> Run:
     return lambda *args: run(capsys, monkeypatch, *args)
+
+
+@pytest.fixture(autouse=True)
+def _results_in_tmp(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Commands that keep what they find (`analyze`, `compliance`, runs) write to a database of the test's own."""
+    monkeypatch.setenv("DEPLOYBENCH_DB", f"sqlite:///{tmp_path / 'default-results.db'}")

@@ -137,6 +137,23 @@ def test_the_cli_prints_tables_and_json(cli: Run, tmp_path: Path) -> None:
     assert "nodes" not in json.loads(out)
 
 
+def test_the_anatomy_is_kept_for_the_selection_tool_unless_told_not_to(cli: Run, tmp_path: Path) -> None:
+    from deploybench.select.analysis_store import latest_anatomy
+    from deploybench.store import ResultStore
+
+    path = conv_net(tmp_path / "net.onnx")
+    db = f"sqlite:///{tmp_path / 'kept.db'}"
+    status, _, err = cli("analyze", str(path), "--no-save", "--db", db)
+    assert status == 0, err
+    with ResultStore.open(db) as store:
+        assert latest_anatomy(path, store) is None
+    status, out, err = cli("analyze", str(path), "--format", "json", "--nodes", "--db", db)
+    assert status == 0, err
+    with ResultStore.open(db) as store:
+        kept = latest_anatomy(path, store)
+    assert kept is not None and kept.model_dump(mode="json") == json.loads(out)
+
+
 @pytest.mark.parametrize(
     ("damage", "message"),
     [

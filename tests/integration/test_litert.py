@@ -15,11 +15,11 @@ from tests.support.tflite_models import tiny_tflite
 
 from deploybench.backends.base import Backend
 from deploybench.backends.litert import LiteRtBackend, LiteRtReferenceBackend, conversion_failure
-from deploybench.worker.placement import Placer
 from deploybench.core.errors import BackendError
 from deploybench.core.hashing import file_sha256
 from deploybench.core.records import Status
-from deploybench.worker.launcher import run_in_worker
+from deploybench.worker.launcher import run_in_worker, support_in_worker
+from deploybench.worker.placement import Environment, Placer
 from deploybench.worker.toolchains import HOME_ENV, Installed
 
 FEATURES, CLASSES = 8, 4
@@ -171,3 +171,40 @@ def test_a_missing_toolchain_gives_the_command_that_installs_it(
     assert placed["litert"].reason == (
         "runs from toolchain `litert`, which is not installed: run `deploybench toolchain install litert`"
     )
+
+
+def test_an_onnx_models_operators_are_checked_through_the_converter(toolchain: Installed, tmp_path: Path) -> None:
+    model = tiny_classifier(tmp_path / "tiny.onnx", features=FEATURES, classes=CLASSES)
+    (support,) = support_in_worker(
+        model, toolchain.python, Environment("litert", toolchain.python).worker_env(), only=["litert"]
+    )
+    assert support.error is None and support.source.startswith("onnx2tf 1.29.24 conversion, then litert 2.1.0")
+    assert [(n.op_type, n.supported) for n in support.nodes] == [
+        ("FULLY_CONNECTED", True),
+        ("ADD", True),
+        ("SOFTMAX", True),
+    ]
+
+
+def test_a_node_onnx2tf_cannot_convert_is_the_one_refused(toolchain: Installed, tmp_path: Path) -> None:
+    import onnx
+    from onnx import TensorProto, helper
+
+    graph = helper.make_graph(
+        [
+            helper.make_node("Relu", ["input"], ["r"], name="relu"),
+            helper.make_node("Frobnicate", ["r"], ["output"], domain="com.example", name="frob"),
+        ],
+        "custom",
+        [helper.make_tensor_value_info("input", TensorProto.FLOAT, [1, FEATURES])],
+        [helper.make_tensor_value_info("output", TensorProto.FLOAT, [1, FEATURES])],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17), helper.make_opsetid("com.example", 1)])
+    model.ir_version = 8
+    onnx.save(model, str(tmp_path / "custom.onnx"))
+    environment = Environment("litert", toolchain.python)
+    (support,) = support_in_worker(
+        tmp_path / "custom.onnx", toolchain.python, environment.worker_env(), only=["litert"]
+    )
+    assert [(n.op_type, n.supported) for n in support.nodes] == [("Relu", True), ("com.example.Frobnicate", False)]
+    assert "Frobnicate OP is not yet implemented" in str(support.nodes[1].reason)

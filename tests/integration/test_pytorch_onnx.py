@@ -15,10 +15,10 @@ from tests.support.jobs import assert_faithful_single_stream, quick_job, require
 from tests.support.models import tiny_classifier
 from tests.support.onnx_models import shape_flatten, single_operator, tiny_conv_classifier
 
-from deploybench.worker.placement import Placer
 from deploybench.core.hashing import file_sha256
 from deploybench.core.records import ResultRecord, Scenario, ScenarioKind, Status
 from deploybench.worker.launcher import run_in_worker
+from deploybench.worker.placement import Placer
 from deploybench.worker.toolchains import Installed
 
 FEATURES, CLASSES = 8, 4

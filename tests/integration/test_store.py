@@ -155,7 +155,7 @@ def url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     yield database
     engine = sa.create_engine(database, connect_args={"options": "-c lock_timeout=10s"})
     with engine.begin() as connection:
-        connection.exec_driver_sql(f"DROP TABLE IF EXISTS results, {VERSION_TABLE}")
+        connection.exec_driver_sql(f"DROP TABLE IF EXISTS {', '.join(Base.metadata.tables)}, {VERSION_TABLE}")
     engine.dispose()
 
 
@@ -298,7 +298,7 @@ def test_latest_is_the_most_recent_record_of_a_job(open_store: OpenStore) -> Non
 def test_migrations_create_the_schema_from_empty_and_are_idempotent(open_store: OpenStore, url: str) -> None:
     assert table_names(url) == set()
     first = open_store()
-    assert table_names(url) == {"results", VERSION_TABLE}
+    assert table_names(url) == {*Base.metadata.tables, VERSION_TABLE}
     record = measured(job())
     result_id = first.save(record)
     first.close()
@@ -345,7 +345,7 @@ def test_processes_opening_a_new_store_at_once_all_succeed(url: str) -> None:
         opener.stdin.flush()
     outcomes = [(opener.communicate(timeout=120), opener.returncode) for opener in openers]
     assert [(out, status) for (out, _), status in outcomes] == [("opened\n", 0)] * 4, outcomes
-    assert table_names(url) == {"results", VERSION_TABLE}
+    assert table_names(url) == {*Base.metadata.tables, VERSION_TABLE}
 
 
 def test_threads_opening_stores_at_once_all_succeed(tmp_path: Path) -> None:
@@ -365,7 +365,8 @@ def test_threads_opening_stores_at_once_all_succeed(tmp_path: Path) -> None:
         thread.join(timeout=60)
     assert not any(thread.is_alive() for thread in threads), "opening deadlocked"
     assert errors == []
-    assert all(table_names(f"sqlite:///{tmp_path / f'{n}.db'}") == {"results", VERSION_TABLE} for n in range(8))
+    expected = {*Base.metadata.tables, VERSION_TABLE}
+    assert all(table_names(f"sqlite:///{tmp_path / f'{n}.db'}") == expected for n in range(8))
 
 
 def test_database_migrated_by_a_newer_deploybench_is_refused(open_store: OpenStore, url: str) -> None:
@@ -558,3 +559,14 @@ def test_killed_writers_leave_a_sound_file_with_every_reported_record(tmp_path: 
             assert set(reported) <= set(stored)
             for result_id in stored:
                 assert store.get(result_id) == record
+
+
+def test_analyses_are_found_again_by_kind_and_model_hash_newest_first(open_store: OpenStore) -> None:
+    store = open_store()
+    first = store.save_analysis("anatomy", "a" * 64, "m.onnx", "0.1.0", '{"n": 1}')
+    second = store.save_analysis("anatomy", "a" * 64, "copy/m.onnx", "0.1.0", '{"n": 2}')
+    store.save_analysis("compliance", "a" * 64, "m.onnx", "0.1.0", '{"n": 3}')
+    assert second > first
+    assert store.latest_analysis("anatomy", "a" * 64) == '{"n": 2}'
+    assert store.latest_analysis("compliance", "a" * 64) == '{"n": 3}'
+    assert store.latest_analysis("anatomy", "b" * 64) is None

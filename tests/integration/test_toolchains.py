@@ -13,11 +13,11 @@ from tests.integration.test_plugin import PLUGIN
 from tests.support.jobs import quick_job
 from tests.support.models import tiny_classifier
 
-from deploybench.worker.placement import Placer
 from deploybench.campaign.runner import run_jobs
 from deploybench.core.errors import ConfigurationError
 from deploybench.core.records import Status
 from deploybench.store import ResultStore
+from deploybench.worker.placement import Placer
 from deploybench.worker.toolchains import (
     DEFINITIONS_ENV,
     HOME_ENV,

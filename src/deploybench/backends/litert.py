@@ -91,7 +91,8 @@ class LiteRtBackend:
             try:
                 artifact = convert_onnx(model, Path(workdir))
             except BackendError as exc:
-                return _conversion_refusal(model, exc.message), [], f"{CONVERTER} {version(CONVERTER)}"
+                nodes, issues = _conversion_refusal(model, exc.message)
+                return nodes, issues, f"{CONVERTER} {version(CONVERTER)}"
             nodes, issues = _tflite_support(artifact)
         return nodes, issues, f"{CONVERTER} {version(CONVERTER)} conversion, then {source} of its output"
 
@@ -320,22 +321,28 @@ def _operators(model: Path) -> list[tuple[str, str]]:
     return found
 
 
-def _conversion_refusal(model: Path, message: str) -> list[NodeSupport]:
-    """The ONNX nodes, the one onnx2tf stopped at refused with its reason (every node when it names none)."""
+def _conversion_refusal(model: Path, message: str) -> tuple[list[NodeSupport], list[str]]:
+    """The ONNX nodes, those onnx2tf stopped at (by name, or by an operator it says it lacks) refused with its
+    reason; when it names neither, the failure is the model's."""
     from deploybench.backends.onnx_nodes import typed_nodes
 
-    match = re.search(r"at node `([^`]*)`", message)
     nodes = typed_nodes(model)
-    stopped = match.group(1) if match is not None and any(n.name == match.group(1) for n in nodes) else None
+    named = re.search(r"at node `([^`]*)`", message)
+    lacking = re.search(r"(\S+) OP is not yet implemented", message)
+    refused = {
+        n.name for n in nodes if (named and n.name == named.group(1)) or (lacking and n.op_type == lacking.group(1))
+    }
+    if not refused:
+        return [], [message]
     return [
         NodeSupport(
             node=n.name,
             op_type=n.qualified,
-            supported=stopped is not None and n.name != stopped,
-            reason=None if stopped is not None and n.name != stopped else message,
+            supported=n.name not in refused,
+            reason=message if n.name in refused else None,
         )
         for n in nodes
-    ]
+    ], []
 
 
 def _check_flatbuffer(model: Path) -> None:

@@ -40,9 +40,9 @@ def analyze(
     readers = {"onnx": analyze_onnx, "tflite": analyze_tflite, "pytorch": analyze_pytorch}
     if fmt is Format.CSV:
         raise ConfigurationError("analyze prints a table or JSON", hint="use --format table or --format json")
-    anatomy = readers[model_format(model)](model, parse_dims(dim or []))
     if (frameworks or targets) and not compliance:
         raise ConfigurationError("--frameworks and --targets filter the compliance check", hint="add --compliance")
+    anatomy = readers[model_format(model)](model, parse_dims(dim or []))
     verdicts = check_compliance(model, split_names(frameworks), split_names(targets)) if compliance else None
     if save:
         with ResultStore.open(db) as store:

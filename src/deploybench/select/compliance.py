@@ -10,7 +10,7 @@ it, else nothing (an `unknown` verdict that says why).
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from enum import Enum
 from pathlib import Path
 
@@ -100,25 +100,58 @@ def check_compliance(
     placer = placer or Placer()
     wanted_targets = [catalog.find(name, ["targets"])[1].name for name in targets]
     fmt, nodes, opset = model_nodes(model)
-    rows = _introspected(model, fmt, placer, catalog)
+    rows = _introspected(model, fmt, placer, catalog, _asked(frameworks, wanted_targets, catalog))
     rows += [_table_row(support, table, catalog) for table, support in _tabled(fmt, nodes, opset, catalog)]
     covered = {row.catalog for row in rows}
     rows += [_uncovered(f, fmt, placer) for f in catalog.frameworks.values() if f.name not in covered]
-    rows = _chosen(rows, frameworks, wanted_targets, catalog)
-    target_rows = [_target(name, rows, catalog) for name in (wanted_targets or sorted(catalog.targets))]
+    return assemble(str(model), fmt, rows, catalog, frameworks, wanted_targets)
+
+
+def assemble(
+    model: str,
+    fmt: str,
+    rows: list[FrameworkVerdict],
+    catalog: Catalog,
+    frameworks: Sequence[str] = (),
+    targets: Sequence[str] = (),
+) -> Compliance:
+    """The report from every framework's verdict: the rows the filters keep, each target's verdict (every
+    target's, or the named ones'), and who takes each operator someone refuses."""
+    rows = _chosen(rows, frameworks, targets, catalog)
     return Compliance(
-        model=str(model),
+        model=model,
         format=fmt,
         frameworks=tuple(sorted(rows, key=lambda r: (r.catalog is None, r.catalog or "", r.framework))),
-        targets=tuple(target_rows) if (targets or not frameworks) else (),
-        taken_by=_taken_by(rows),
+        targets=tuple(target_verdict(name, rows, catalog) for name in (targets or sorted(catalog.targets)))
+        if (targets or not frameworks)
+        else (),
+        taken_by=taken_by(rows),
     )
 
 
-def _introspected(model: Path, fmt: str, placer: Placer, catalog: Catalog) -> list[FrameworkVerdict]:
+def _asked(frameworks: Sequence[str], targets: Sequence[str], catalog: Catalog) -> Callable[[str], bool]:
+    """Whether a backend's runtime is worth asking, given the filters (asking loads it in a worker)."""
+    owner = {backend: f for f in catalog.frameworks.values() for backend in f.backends}
+
+    def wanted(backend: str) -> bool:
+        framework = owner.get(backend)
+        if frameworks:
+            return backend in frameworks or (framework is not None and any(framework.matches(n) for n in frameworks))
+        if targets:
+            return framework is not None and bool(set(framework.targets) & set(targets))
+        return True
+
+    return wanted
+
+
+def _introspected(
+    model: Path, fmt: str, placer: Placer, catalog: Catalog, wanted: Callable[[str], bool]
+) -> list[FrameworkVerdict]:
     """What each runtime installed here says, asked where it runs: the main environment or its toolchain."""
     by_environment: dict[Environment, list[str]] = defaultdict(list)
     for _where, status in placer.every_status():
+        if not wanted(status.name):
+            continue
         environment, _placed = placer.place(status.name, fmt)
         if environment is not None and status.name not in by_environment[environment]:
             by_environment[environment].append(status.name)
@@ -126,7 +159,7 @@ def _introspected(model: Path, fmt: str, placer: Placer, catalog: Catalog) -> li
     for environment, names in by_environment.items():
         supports += support_in_worker(model, environment.python, environment.worker_env(), only=names)
     owner = {backend: f for f in catalog.frameworks.values() for backend in f.backends}
-    return [_row(s, owner.get(s.framework)) for s in supports]
+    return [verdict_of(s, owner.get(s.framework)) for s in supports]
 
 
 def _tabled(
@@ -142,7 +175,7 @@ def _tabled(
 
 
 def _table_row(support: OperatorSupport, table: OperatorTable, catalog: Catalog) -> FrameworkVerdict:
-    row = _row(support, catalog.frameworks[table.framework])
+    row = verdict_of(support, catalog.frameworks[table.framework])
     return row if table.unit or row.error is None else row.model_copy(update={"framework": framework_label(table)})
 
 
@@ -174,8 +207,10 @@ def _uncovered(framework: Framework, fmt: str, placer: Placer) -> FrameworkVerdi
     )
 
 
-def _row(support: OperatorSupport, framework: Framework | None) -> FrameworkVerdict:
-    """The verdict of one framework's answer."""
+def verdict_of(support: OperatorSupport, framework: Framework | None) -> FrameworkVerdict:
+    """The verdict of one framework's answer: unknown when the check failed; not deployable when a node is
+    refused with nowhere to fall back to, or the model as a whole is; with fallback when some nodes run on
+    another unit; else deployable."""
     refused = [n for n in support.nodes if not n.supported and n.fallback is None]
     falling = [n for n in support.nodes if not n.supported and n.fallback is not None]
     unsupported: dict[str, str] = {}
@@ -237,7 +272,8 @@ def _alias(catalog: Catalog, framework: str | None, name: str) -> bool:
     return framework is not None and catalog.frameworks[framework].matches(name)
 
 
-def _target(name: str, rows: list[FrameworkVerdict], catalog: Catalog) -> TargetVerdict:
+def target_verdict(name: str, rows: list[FrameworkVerdict], catalog: Catalog) -> TargetVerdict:
+    """The target's verdict: the best of its catalog frameworks' (unknown when none was checked)."""
     frameworks = tuple(sorted(f.name for f in catalog.frameworks.values() if name in f.targets))
     candidates = [r for r in rows if r.catalog in frameworks]
     if not candidates:
@@ -248,7 +284,7 @@ def _target(name: str, rows: list[FrameworkVerdict], catalog: Catalog) -> Target
     return TargetVerdict(target=name, verdict=verdict, via=via, frameworks=frameworks)
 
 
-def _taken_by(rows: list[FrameworkVerdict]) -> dict[str, tuple[str, ...]]:
+def taken_by(rows: list[FrameworkVerdict]) -> dict[str, tuple[str, ...]]:
     """For each operator a framework refuses or sends elsewhere: the frameworks that take every node of it."""
     refused = sorted({op for r in rows for op in [*r.unsupported, *r.fallback]})
     return {
