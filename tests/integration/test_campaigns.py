@@ -179,6 +179,7 @@ def test_quickstart_runs_every_local_framework(cli: Run, tmp_path: Path, monkeyp
         s.name for s in Placer().placed_statuses("onnx") if s.available and s.deployment and "onnx" in s.input_formats
     }
     monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("DEPLOYBENCH_DB")
     status, out, err = cli("quickstart")
     assert status == 0, err
     assert "onnx-reference: a reference evaluator" in err
