@@ -313,3 +313,25 @@ def test_a_function_whose_body_onnxruntime_lacks_is_refused_and_does_not_load(tm
     )
     with pytest.raises(Exception, match="RandomUniformLike"):
         onnxruntime.InferenceSession(str(model), providers=["CPUExecutionProvider"])
+
+
+def test_openvino_checks_a_tflite_model_through_its_tflite_frontend_as_it_runs(tmp_path: Path) -> None:
+    import numpy as np
+    from tests.support.tflite_models import tiny_tflite
+
+    from deploybench.core.errors import BackendError
+
+    require(OpenVinoBackend())
+    require(LiteRtBackend())
+    taken, _, _ = tiny_tflite(tmp_path / "zeros.tflite", then="ZEROS_LIKE")
+    refused, _, _ = tiny_tflite(tmp_path / "custom.tflite", custom="Frobnicate")
+    nodes, issues, source = OpenVinoBackend().operator_support(taken)
+    assert all(n.supported for n in nodes) and issues == [] and "TFLite frontend" in source
+    nodes, _, _ = OpenVinoBackend().operator_support(refused)
+    assert [(n.op_type, n.supported) for n in nodes][2] == ("custom.Frobnicate", False)
+    session = OpenVinoBackend().open_session(OpenVinoBackend().prepare(taken, {}, tmp_path))
+    (out,) = session.infer({"input": np.ones((1, 8), np.float32)}).values()
+    session.close()
+    assert not out.any()
+    with pytest.raises(BackendError):
+        OpenVinoBackend().prepare(refused, {}, tmp_path)

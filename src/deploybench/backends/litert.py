@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from deploybench.backends.base import Capabilities, Prepared, Probe, TensorSpec, installed_package
 from deploybench.backends.onnx_model import check_onnx_model
 from deploybench.backends.settings import resolve_settings
+from deploybench.backends.tflite_model import tflite_operators
 from deploybench.core.errors import BackendError
 from deploybench.core.formats import model_format
 from deploybench.core.records import NodeSupport, SettingValue
@@ -242,7 +243,7 @@ def _tflite_support(model: Path) -> tuple[list[NodeSupport], list[str]]:
     """Each operator of the model, and what stops LiteRT from loading it as a whole."""
     from ai_edge_litert.interpreter import Interpreter
 
-    operators = _operators(model)
+    operators = tflite_operators(model)
     refused = {
         index: f"{op} has no kernel in LiteRT's builtin resolver"
         + (
@@ -294,31 +295,6 @@ def _delegated(details: list[dict[str, Any]], count: int) -> set[int]:
             inside.add(index)
             pending += [int(t) for t in details[index]["inputs"] if int(t) >= 0]
     return inside
-
-
-def _operators(model: Path) -> list[tuple[str, str]]:
-    """(first output's name, operator) of each operator of the first subgraph, read with LiteRT's schema."""
-    from ai_edge_litert import schema_py_generated as schema
-
-    try:
-        root = schema.Model.GetRootAs(model.read_bytes(), 0)
-        graph = root.Subgraphs(0)
-        builtin = {value: name for name, value in vars(schema.BuiltinOperator).items() if not name.startswith("_")}
-        codes = []
-        for index in range(root.OperatorCodesLength()):
-            code = root.OperatorCodes(index)
-            number = max(code.BuiltinCode(), code.DeprecatedBuiltinCode())
-            custom = code.CustomCode()
-            codes.append(f"custom.{custom.decode()}" if custom else builtin.get(number, f"builtin {number}"))
-        found = []
-        for index in range(graph.OperatorsLength()):
-            op = graph.Operators(index)
-            outputs = [int(t) for t in op.OutputsAsNumpy()] if op.OutputsLength() else []
-            name = graph.Tensors(outputs[0]).Name().decode() if outputs else f"operator{index}"
-            found.append((name, codes[op.OpcodeIndex()]))
-    except (IndexError, ValueError, TypeError, AttributeError) as exc:
-        raise BackendError(f"litert: {model} is a corrupt TFLite flatbuffer ({exc})") from exc
-    return found
 
 
 def _conversion_refusal(model: Path, message: str) -> tuple[list[NodeSupport], list[str]]:

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from deploybench.backends.base import Capabilities, Prepared, Probe, TensorSpec
 from deploybench.backends.onnx_nodes import typed_nodes
 from deploybench.backends.settings import resolve_settings
+from deploybench.backends.tflite_model import tflite_operators
 from deploybench.core.errors import BackendError
 from deploybench.core.formats import model_format
 from deploybench.core.records import NodeSupport, SettingValue
@@ -109,15 +110,13 @@ class OpenVinoBackend:
 
     def operator_support(self, model: Path) -> tuple[list[NodeSupport], list[str], str]:
         """Each ONNX node through OpenVINO's ONNX frontend: a node it cannot convert stays an ONNXFrameworkNode
-        (found in subgraphs too); then the whole conversion, and the CPU plugin's `query_model` on its result."""
+        (found in subgraphs too); then the whole conversion, and the CPU plugin's `query_model` on its result.
+        A TFLite model goes through the TFLite frontend the same way."""
         import openvino
         from openvino.frontend import FrontEndManager
 
-        if model_format(model) != "onnx":
-            raise BackendError(
-                f"openvino: operator support is checked for ONNX models only, not {model.suffix} ones",
-                hint="check the ONNX model the .tflite file was converted from",
-            )
+        if model_format(model) == "tflite":
+            return self._tflite_support(model)
         nodes = typed_nodes(model)
         frontend = FrontEndManager().load_by_framework("onnx")
         partial = frontend.convert_partially(frontend.load(str(model)))
@@ -133,6 +132,29 @@ class OpenVinoBackend:
         if unconverted and all(s.supported for s in support):
             issues.append(f"the ONNX frontend cannot convert {len(unconverted)} operation(s) inside subgraphs")
         return support, issues, f"openvino {openvino.__version__} ONNX frontend and CPU query_model"
+
+    def _tflite_support(self, model: Path) -> tuple[list[NodeSupport], list[str], str]:
+        """Each TFLite operator through OpenVINO's TFLite frontend (one it cannot convert stays a
+        TFFrameworkNode, found by its output tensor's name); then the whole conversion and `query_model`."""
+        import openvino
+        from openvino.frontend import FrontEndManager
+
+        operators = tflite_operators(model)
+        frontend = FrontEndManager().load_by_framework("tflite")
+        partial = frontend.convert_partially(frontend.load(str(model)))
+        unconverted = [op for op in _all_ops(partial) if "FrameworkNode" in op.get_type_name()]
+        names = {name for op in unconverted for port in op.outputs() for name in port.get_names()}
+        support = [
+            NodeSupport(
+                node=name,
+                op_type=op,
+                supported=name not in names,
+                reason=f"the TFLite frontend cannot convert {op}" if name in names else None,
+            )
+            for name, op in operators
+        ]
+        issues = [] if names else _whole_model_issues(frontend, model, self._runtime())
+        return support, issues, f"openvino {openvino.__version__} TFLite frontend and CPU query_model"
 
     def _runtime(self) -> Any:
         if self._core is None:
@@ -266,7 +288,7 @@ def _whole_model_issues(frontend: Any, model: Path, core: Any) -> list[str]:
     try:
         converted = frontend.convert(frontend.load(str(model)))
     except Exception as exc:
-        return [f"the ONNX frontend fails: {_reason(exc)}"]
+        return [f"the frontend fails: {_reason(exc)}"]
     supported = set(core.query_model(converted, "CPU"))
     return [
         f"the CPU plugin does not support {op.get_type_name()} (`{op.get_friendly_name()}`)"
