@@ -18,6 +18,7 @@ from deploybench.cli.measure import campaign_run, run
 from deploybench.cli.quickstart import quickstart
 from deploybench.cli.results import results_app
 from deploybench.cli.toolchain import toolchain_app
+from deploybench.cli.zoo import zoo_app
 from deploybench.core.errors import DeploybenchError
 
 app = typer.Typer(
@@ -29,6 +30,7 @@ app = typer.Typer(
 app.add_typer(catalog_app, name="catalog")
 app.add_typer(results_app, name="results")
 app.add_typer(toolchain_app, name="toolchain")
+app.add_typer(zoo_app, name="zoo")
 campaign_app = typer.Typer(help="Run campaign files: models x frameworks x settings x scenarios.", no_args_is_help=True)
 campaign_app.command("run")(campaign_run)
 app.add_typer(campaign_app, name="campaign")

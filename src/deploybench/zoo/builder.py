@@ -1,0 +1,150 @@
+"""`python -m deploybench.zoo.builder`, inside the toolchain environment: read one build request (JSON) on
+stdin, build the module with its recipe's builder (seeded), count its parameters, export it with the real
+exporter, and write the build record (JSON) on stdout. Whatever the libraries print goes to stderr."""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+import sys
+import time
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import Any
+
+from deploybench.zoo.records import FORMAT_SUFFIX, Built
+
+SEED = 0
+
+
+class ExportError(Exception):
+    """An exporter refused the model; the message names the exporter and what it refused."""
+
+
+def build(request: dict[str, Any]) -> Built:
+    """Build and export the model the request describes into its folder."""
+    import torch
+
+    torch.manual_seed(SEED)
+    builder = _builder(request["builder"])
+    shape = tuple(request["input_shape"])
+    start = time.perf_counter()
+    model = builder(shape, **request["arguments"])
+    model.module.eval()
+    build_s = time.perf_counter() - start
+    inputs = model.inputs or {"input": torch.randn(*shape, generator=torch.Generator().manual_seed(SEED))}
+    parameters = sum(p.numel() for p in model.module.parameters())
+    out = Path(request["out"]) / f"{request['name']}{FORMAT_SUFFIX[request['format']]}"
+    start = time.perf_counter()
+    try:
+        exporter = _export(model.module, inputs, model.outputs, out, request)
+    except Exception as exc:  # the exporter's own failure, whatever its type: named with the exporter
+        raise ExportError(f"{_exporter_name(request)} cannot export it: {type(exc).__name__}: {_first(exc)}") from exc
+    export_s = time.perf_counter() - start
+    names = ("torch", "onnx", *request["packages"])
+    return Built(
+        file=out.name,
+        parameters=parameters,
+        inputs={name: tuple(int(d) for d in tensor.shape) for name, tensor in inputs.items()},
+        outputs=model.outputs,
+        exporter=exporter,
+        weights=model.weights,
+        metrics=model.metrics,
+        packages={name: _version(name) for name in names},
+        build_s=build_s,
+        export_s=export_s,
+        notes=model.notes,
+    )
+
+
+def count(request: dict[str, Any]) -> int:
+    """The parameters of the module the request describes, built but not exported."""
+    import torch
+
+    torch.manual_seed(SEED)
+    builder = _builder(request["builder"])
+    model = builder(tuple(request["input_shape"]), **request["arguments"])
+    return sum(p.numel() for p in model.module.parameters())
+
+
+def _builder(name: str) -> Any:
+    """The builder function `module:function`: a module of deploybench's builders, else one of the user's."""
+    module_name, function = name.split(":")
+    own = f"deploybench.zoo.builders.{module_name}"
+    try:
+        module = importlib.import_module(own)
+    except ModuleNotFoundError as exc:
+        if exc.name != own:
+            raise
+        module = importlib.import_module(module_name)
+    return getattr(module, function)
+
+
+def _export(module: Any, inputs: dict[str, Any], outputs: tuple[str, ...], out: Path, request: dict[str, Any]) -> str:
+    """Export with torch's own exporters; the exporter and its settings, as the record says them."""
+    import torch
+
+    args = tuple(inputs.values())
+    with torch.no_grad():
+        if request["format"] == "pt2":
+            program = torch.export.export(module, args)
+            torch.export.save(program, str(out))
+            return f"torch.export {torch.__version__}"
+        dynamo = bool(request["dynamo"])
+        torch.onnx.export(
+            module,
+            args,
+            str(out),
+            input_names=list(inputs),
+            output_names=list(outputs),
+            opset_version=int(request["opset"]),
+            dynamo=dynamo,
+            external_data=False,
+        )
+    return f"{_exporter_name(request)} from torch {torch.__version__}"
+
+
+def _exporter_name(request: dict[str, Any]) -> str:
+    if request["format"] == "pt2":
+        return "torch.export"
+    return f"torch.onnx.export ({'dynamo' if request['dynamo'] else 'TorchScript'}, opset {request['opset']})"
+
+
+def _first(exc: Exception) -> str:
+    return next((line for line in str(exc).splitlines() if line.strip()), "")
+
+
+def _version(distribution: str) -> str:
+    try:
+        return version(distribution)
+    except PackageNotFoundError:
+        return "not installed"
+
+
+def main() -> None:
+    """Keep stdout for the record alone."""
+    channel = os.fdopen(os.dup(1), "w", buffering=1, encoding="utf-8")
+    os.dup2(2, 1)
+    sys.stdout = sys.stderr
+    request = json.loads(sys.stdin.read())
+    try:
+        if sys.argv[1:] == ["--count"]:
+            counts = {item["name"]: count(item) for item in request}
+            channel.write(json.dumps({"parameters": counts}) + "\n")
+            return
+        built = build(request)
+    except Exception as exc:  # the library's own failure: reported in one line, the traceback to stderr
+        import traceback
+
+        traceback.print_exc()
+        error = str(exc) if isinstance(exc, ExportError) else f"{type(exc).__name__}: {_first(exc)}"
+        channel.write(json.dumps({"error": error}) + "\n")
+        channel.flush()
+        sys.exit(3)
+    channel.write(built.model_dump_json() + "\n")
+    channel.flush()
+
+
+if __name__ == "__main__":
+    main()
