@@ -187,3 +187,44 @@ def test_a_missing_toolchain_gives_the_command_that_installs_it(
     assert status == 2
     assert "building zoo models needs the `pytorch` toolchain environment, which is not installed" in err
     assert "deploybench toolchain install pytorch" in err
+
+
+def test_a_campaign_takes_zoo_models_on_every_framework_here(toolchain: None, cli: Run, tmp_path: Path) -> None:
+    from deploybench.worker.placement import Placer
+
+    campaign = tmp_path / "zoo.yaml"
+    campaign.write_text(
+        textwrap.dedent(
+            """
+            name: zoo-check
+            models:
+              - zoo: digits-cnn
+                reduced: true
+            frameworks:
+              - name: all
+                settings: {threads: [1]}
+            stopping: {min_samples: 10, max_samples: 10, min_duration_s: 0, warmup_max: 3}
+            """
+        ),
+        encoding="utf-8",
+    )
+    local = {
+        s.name for s in Placer().placed_statuses("onnx") if s.available and s.deployment and "onnx" in s.input_formats
+    }
+    db = f"sqlite:///{tmp_path / 'zoo.db'}"
+    status, out, err = cli("campaign", "run", str(campaign), "--db", db)
+    assert status == 0, err
+    status, listed, _ = cli("results", "list", "--format", "json", "--db", db)
+    records = json.loads(listed)
+    assert {r["job"]["framework"] for r in records} == local
+    assert all(r["status"] == "ok" for r in records)
+    assert {Path(r["job"]["model"]["path"]).name for r in records} == {"digits-cnn.onnx"}
+
+
+def test_a_campaign_model_is_a_file_or_a_zoo_model_not_both(cli: Run, tmp_path: Path) -> None:
+    campaign = tmp_path / "bad.yaml"
+    campaign.write_text(
+        "name: bad\nmodels:\n  - {zoo: unet, path: m.onnx}\nframeworks:\n  - name: onnxruntime\n", encoding="utf-8"
+    )
+    status, _, err = cli("campaign", "run", str(campaign))
+    assert status == 2 and "give either `path` or `zoo`" in err and str(campaign) in err

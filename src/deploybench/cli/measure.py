@@ -21,6 +21,7 @@ from deploybench.report.tables import SUMMARY_COLUMNS, summary_rows
 from deploybench.store import ResultStore
 from deploybench.store.url import redact_url
 from deploybench.worker.placement import Placer
+from deploybench.zoo.build import build_model
 
 Database = Annotated[
     str | None, typer.Option("--db", help="Results database URL (default: env DEPLOYBENCH_DB, else SQLite).")
@@ -99,8 +100,14 @@ def campaign_run(
     db: Database = None,
 ) -> None:
     """Run a campaign file; run it again after an interruption to resume where it stopped."""
-    spec, jobs = load_campaign(file)
-    execute(jobs, spec.name, retry_failed, db)
+    placer = Placer()
+    spec, jobs = load_campaign(file, zoo=_zoo_file, placer=placer)
+    execute(jobs, spec.name, retry_failed, db, placer)
+
+
+def _zoo_file(name: str, reduced: bool) -> Path:
+    """The file of a zoo model, built if the cache lacks it."""
+    return Path(build_model(name, "onnx", "reduced" if reduced else "full", echo=note).path)
 
 
 def execute(
