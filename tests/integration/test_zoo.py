@@ -212,7 +212,7 @@ def test_a_campaign_takes_zoo_models_on_every_framework_here(toolchain: None, cl
         s.name for s in Placer().placed_statuses("onnx") if s.available and s.deployment and "onnx" in s.input_formats
     }
     db = f"sqlite:///{tmp_path / 'zoo.db'}"
-    status, out, err = cli("campaign", "run", str(campaign), "--db", db)
+    status, _, err = cli("campaign", "run", str(campaign), "--db", db)
     assert status == 0, err
     status, listed, _ = cli("results", "list", "--format", "json", "--db", db)
     records = json.loads(listed)
