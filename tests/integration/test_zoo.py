@@ -219,6 +219,17 @@ def test_a_campaign_takes_zoo_models_on_every_framework_here(toolchain: None, cl
     assert {r["job"]["framework"] for r in records} == local
     assert all(r["status"] == "ok" for r in records)
     assert {Path(r["job"]["model"]["path"]).name for r in records} == {"digits-cnn.onnx"}
+    page, document = tmp_path / "report.html", tmp_path / "reference.md"
+    status, _, err = cli("report", "zoo-check", "--markdown", str(document), "--html", str(page), "--db", db)
+    assert status == 0, err
+    text = document.read_text(encoding="utf-8")
+    assert "## digits-cnn.onnx" in text and "Campaign `zoo-check`" in text
+    table = [line for line in text.splitlines() if line.startswith("| ") and "framework" not in line]
+    assert {line.split("|")[1].strip() for line in table} == local
+    assert all(line.split("|")[-2].strip() == "ok" for line in table)
+    assert "<h2>digits-cnn.onnx</h2>" in page.read_text(encoding="utf-8")
+    status, _, err = cli("report", "no-such-campaign", "--markdown", str(document), "--db", db)
+    assert status != 0 and "no results of campaign `no-such-campaign`" in err
 
 
 def test_a_campaign_model_is_a_file_or_a_zoo_model_not_both(cli: Run, tmp_path: Path) -> None:

@@ -16,6 +16,7 @@ from deploybench.cli.catalog import catalog_app
 from deploybench.cli.compliance import compliance
 from deploybench.cli.measure import campaign_run, run
 from deploybench.cli.quickstart import quickstart
+from deploybench.cli.report import report
 from deploybench.cli.results import results_app
 from deploybench.cli.toolchain import toolchain_app
 from deploybench.cli.zoo import zoo_app
@@ -39,6 +40,7 @@ app.command()(quickstart)
 app.command()(backends)
 app.command()(analyze)
 app.command()(compliance)
+app.command()(report)
 
 
 def _version(value: bool) -> None:
