@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from enum import Enum
 from pathlib import Path
 from typing import Annotated
 
@@ -17,11 +18,19 @@ from deploybench.cli.values import parse_dims, parse_grid
 from deploybench.core.errors import DeploybenchError
 from deploybench.core.formats import model_format
 from deploybench.core.records import InputData, JobSpec, ResultRecord, Scenario, ScenarioKind, StoppingRule, Timing
-from deploybench.report.tables import SUMMARY_COLUMNS, summary_rows
+from deploybench.report.tables import SUMMARY_COLUMNS, loadgen_rows, summary_rows
 from deploybench.store import ResultStore
 from deploybench.store.url import redact_url
 from deploybench.worker.placement import Placer
 from deploybench.zoo.build import build_model
+
+
+class LoadGenScenario(str, Enum):
+    """The scenarios LoadGen drives here."""
+
+    SINGLE_STREAM = "single-stream"
+    OFFLINE = "offline"
+
 
 Database = Annotated[
     str | None, typer.Option("--db", help="Results database URL (default: env DEPLOYBENCH_DB, else SQLite).")
@@ -55,6 +64,12 @@ def run(
     max_duration: Annotated[float, typer.Option(help="Longest sampling, s.")] = 30.0,
     ci: Annotated[float, typer.Option(help="Target half-width of the median's 95 % CI, relative.")] = 0.01,
     timeout: Annotated[float, typer.Option(help="Kill a worker after this many seconds.")] = 900.0,
+    loadgen: Annotated[
+        LoadGenScenario | None,
+        typer.Option(
+            help="Also drive the deployment through MLPerf LoadGen: single-stream or offline (sets --scenario)."
+        ),
+    ] = None,
     campaign: Annotated[str | None, typer.Option(help="Store the results under this campaign name.")] = None,
     retry_failed: Annotated[bool, typer.Option(help="Run again jobs whose stored result failed.")] = False,
     db: Database = None,
@@ -71,6 +86,8 @@ def run(
         dims=parse_dims(dim or []),
     )
     kind_batches = tuple(int(b) for b in batch.split(",") if b.strip())
+    if loadgen is not None:
+        scenario, kind_batches = ScenarioKind(loadgen.value), (1,)
     placer = Placer()
     statuses = placer.placed_statuses(model_format(model)) if ALL in framework else []
     choice = choose_frameworks(framework, statuses, model_format(model), grid)
@@ -91,6 +108,8 @@ def run(
         reference,
         timeout,
     )
+    if loadgen is not None:
+        jobs = [job.model_copy(update={"loadgen": True}) for job in jobs]
     execute(jobs, campaign, retry_failed, db, placer)
 
 
@@ -130,6 +149,9 @@ def execute(
         results = [(newest[job.key()], store.get(newest[job.key()])) for job in jobs if job.key() in newest]
         where = redact_url(store.url)
     print_table(f"{len(results)} result(s) in {where}", SUMMARY_COLUMNS, summary_rows(results))
+    beside = loadgen_rows(results)
+    if beside:
+        print_table("deploybench beside MLPerf LoadGen (same deployment, same process)", list(beside[0]), beside)
     for result_id, record in results:
         if record.failure:
             note(

@@ -109,10 +109,14 @@ class JobSpec(Frozen):
         "format in the environment the job runs in.",
     )
     timeout_s: float = Field(default=900.0, gt=0, description="The worker is killed after this many seconds.")
+    loadgen: bool = Field(
+        default=False, description="Also drive the deployment through MLPerf LoadGen, in the job's scenario."
+    )
 
     def key(self) -> str:
-        """SHA-256 of the whole spec: the identity campaigns resume by."""
-        return sha256_of(self.model_dump(mode="json"))
+        """SHA-256 of the whole spec: the identity campaigns resume by (`loadgen` counts only when set, so
+        the jobs stored before it existed keep their keys)."""
+        return sha256_of(self.model_dump(mode="json", exclude=None if self.loadgen else {"loadgen"}))
 
 
 class Status(str, Enum):
@@ -240,6 +244,20 @@ class Provenance(Frozen):
     finished_at: datetime = Field(description="End of the job (UTC).")
 
 
+class LoadGenRun(Frozen):
+    """The same deployment driven by MLPerf LoadGen: its own figures and its logs, kept whole."""
+
+    version: str = Field(description="Version of mlcommons-loadgen.")
+    scenario: ScenarioKind = Field(description="single-stream or offline.")
+    valid: bool = Field(description="LoadGen's verdict on its run (`Result is : VALID`).")
+    median_us: float | None = Field(default=None, description="LoadGen's 50th percentile latency, µs.")
+    p90_us: float | None = Field(default=None, description="LoadGen's 90th percentile latency, µs.")
+    p99_us: float | None = Field(default=None, description="LoadGen's 99th percentile latency, µs.")
+    samples_per_s: float | None = Field(default=None, description="LoadGen's throughput (offline), samples/s.")
+    summary_log: str = Field(description="mlperf_log_summary.txt, whole.")
+    detail_log: str = Field(description="mlperf_log_detail.txt, whole.")
+
+
 class ResultRecord(Frozen):
     """What one job gave: measurements, resources, fidelity and provenance, or a failure."""
 
@@ -253,6 +271,7 @@ class ResultRecord(Frozen):
     fidelity: Fidelity | None = Field(default=None, description="Outputs against the reference.")
     provenance: Provenance | None = Field(default=None, description="What, on what, with which settings.")
     warnings: tuple[str, ...] = Field(default=(), description="Stability warnings, each saying what to do.")
+    loadgen: LoadGenRun | None = Field(default=None, description="The same deployment measured by MLPerf LoadGen.")
 
 
 class BackendStatus(Frozen):

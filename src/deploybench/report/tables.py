@@ -69,3 +69,38 @@ def _measured(record: ResultRecord, m: Measurement) -> dict[str, str]:
 
 def _share(value: float | None) -> str:
     return "" if value is None else f"{value:.4f}"
+
+
+def loadgen_rows(results: Sequence[tuple[int, ResultRecord]]) -> list[dict[str, str]]:
+    """For each result LoadGen also measured: deploybench's and LoadGen's median and p90 side by side, as ratios."""
+    rows = []
+    for result_id, record in results:
+        run = record.loadgen
+        if run is None or not record.measurements:
+            continue
+        ours = record.measurements[0].summary
+        rows.append(
+            {
+                "id": str(result_id),
+                "framework": record.job.framework,
+                "scenario": run.scenario.value,
+                "median_us": f"{ours.median_us:.1f}",
+                "loadgen median_us": _micro(run.median_us),
+                "median ratio": _ratio(run.median_us, ours.median_us),
+                "p90_us": f"{ours.p90_us:.1f}",
+                "loadgen p90_us": _micro(run.p90_us),
+                "p90 ratio": _ratio(run.p90_us, ours.p90_us),
+                "loadgen samples/s": "" if run.samples_per_s is None else f"{run.samples_per_s:.1f}",
+                "loadgen verdict": "VALID" if run.valid else "INVALID",
+            }
+        )
+    return rows
+
+
+def _micro(value: float | None) -> str:
+    return "" if value is None else f"{value:.1f}"
+
+
+def _ratio(loadgen: float | None, ours: float) -> str:
+    """LoadGen's figure over deploybench's."""
+    return "" if loadgen is None or ours <= 0 else f"{loadgen / ours:.3f}"

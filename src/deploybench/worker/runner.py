@@ -22,6 +22,7 @@ from deploybench.core.records import (
     Failure,
     Fidelity,
     JobSpec,
+    LoadGenRun,
     Measurement,
     Resources,
     ResultRecord,
@@ -31,6 +32,7 @@ from deploybench.core.records import (
 )
 from deploybench.measure.clock import MonotonicClock
 from deploybench.measure.fidelity import compare
+from deploybench.measure.loadgen import drive
 from deploybench.measure.monitors import EnergyMeter, current_rss_bytes, peak_rss_bytes
 from deploybench.measure.sampling import SamplingOutcome, sample, warm_up
 from deploybench.measure.server import serve
@@ -103,6 +105,7 @@ def _measure(job: JobSpec, phases: _Phases, started: datetime) -> ResultRecord:
             joules = energy.stop()
             rss_growth = current_rss_bytes() - rss_before
             peak_rss = peak_rss_bytes()
+            loadgen = _loadgen(job, session, single, measurements, phases) if job.loadgen else None
         finally:
             session.close()
         phases.enter("fidelity")
@@ -128,7 +131,18 @@ def _measure(job: JobSpec, phases: _Phases, started: datetime) -> ResultRecord:
         fidelity=fidelity,
         provenance=provenance(phases.framework_version, prepared.settings, started, prepared.converter),
         warnings=tuple(_warnings(measurements) + unchecked),
+        loadgen=loadgen,
     )
+
+
+def _loadgen(
+    job: JobSpec, session: Session, single: InputSet, measurements: list[Measurement], phases: _Phases
+) -> LoadGenRun:
+    """The same bound inference (batch 1) driven by LoadGen, told the median deploybench measured."""
+    phases.enter("loadgen")
+    call = _timed_call(job.timing, session, single)
+    expected_s = measurements[0].summary.median_us / 1e6
+    return drive(call, job.scenario.kind, expected_s, job.stopping)
 
 
 def _checked_model(job: JobSpec) -> Path:
