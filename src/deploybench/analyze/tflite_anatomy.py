@@ -22,6 +22,7 @@ from deploybench.analyze.totals import (
     parameter_groups,
     unknown_work,
 )
+from deploybench.backends.tflite_model import operator_names
 from deploybench.core.errors import BackendError, ConfigurationError
 
 FLATBUFFER_ID = b"TFL3"
@@ -31,7 +32,7 @@ def analyze_tflite(path: Path, dims: dict[str, int] | None = None) -> Anatomy:
     """Anatomy of the `.tflite` model at path (its first subgraph); dims fix its dynamic dimensions."""
     schema, model, graph = _read(path)
     try:
-        codes = _operator_names(model, schema)
+        codes = operator_names(model, schema)
         tensors = [_tensor(graph.Tensors(i), i, schema) for i in range(graph.TensorsLength())]
         constant = [_is_constant(model, graph.Tensors(i)) for i in range(graph.TensorsLength())]
         operators = [graph.Operators(i) for i in range(graph.OperatorsLength())]
@@ -74,7 +75,7 @@ def tflite_nodes(path: Path) -> list[tuple[str, str, str | None]]:
     of its first input), for checks of operator support."""
     schema, model, graph = _read(path)
     try:
-        codes = _operator_names(model, schema)
+        codes = operator_names(model, schema)
         tensors = [_tensor(graph.Tensors(i), i, schema) for i in range(graph.TensorsLength())]
         found = []
         for index in range(graph.OperatorsLength()):
@@ -112,17 +113,6 @@ def _schema() -> Any:
             "analyzing a .tflite model needs LiteRT's schema bindings", hint="pip install 'deploybench[litert]'"
         ) from exc
     return schema_py_generated
-
-
-def _operator_names(model: Any, schema: Any) -> list[str]:
-    builtin = {value: name for name, value in vars(schema.BuiltinOperator).items() if not name.startswith("_")}
-    names = []
-    for index in range(model.OperatorCodesLength()):
-        code = model.OperatorCodes(index)
-        number = max(code.BuiltinCode(), code.DeprecatedBuiltinCode())
-        custom = code.CustomCode()
-        names.append(f"custom.{custom.decode()}" if custom else builtin.get(number, f"builtin {number}"))
-    return names
 
 
 def _tensor(tensor: Any, index: int, schema: Any) -> TensorInfo:

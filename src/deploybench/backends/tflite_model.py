@@ -4,8 +4,21 @@ bindings: custom operators as `custom.NAME`, builtins by their `BuiltinOperator`
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from deploybench.core.errors import BackendError
+
+
+def operator_names(model: Any, schema: Any) -> list[str]:
+    """The name of each operator code of a parsed model: `custom.NAME`, else the `BuiltinOperator` name."""
+    builtin = {value: name for name, value in vars(schema.BuiltinOperator).items() if not name.startswith("_")}
+    names = []
+    for index in range(model.OperatorCodesLength()):
+        code = model.OperatorCodes(index)
+        number = max(code.BuiltinCode(), code.DeprecatedBuiltinCode())
+        custom = code.CustomCode()
+        names.append(f"custom.{custom.decode()}" if custom else builtin.get(number, f"builtin {number}"))
+    return names
 
 
 def tflite_operators(model: Path) -> list[tuple[str, str]]:
@@ -15,13 +28,7 @@ def tflite_operators(model: Path) -> list[tuple[str, str]]:
     try:
         root = schema.Model.GetRootAs(model.read_bytes(), 0)
         graph = root.Subgraphs(0)
-        builtin = {value: name for name, value in vars(schema.BuiltinOperator).items() if not name.startswith("_")}
-        codes = []
-        for index in range(root.OperatorCodesLength()):
-            code = root.OperatorCodes(index)
-            number = max(code.BuiltinCode(), code.DeprecatedBuiltinCode())
-            custom = code.CustomCode()
-            codes.append(f"custom.{custom.decode()}" if custom else builtin.get(number, f"builtin {number}"))
+        codes = operator_names(root, schema)
         found = []
         for index in range(graph.OperatorsLength()):
             op = graph.Operators(index)

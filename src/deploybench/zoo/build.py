@@ -44,12 +44,9 @@ def build_model(
             "packages": toolchain.packages,
         }
     )
-    artifact, why = cached(key)
-    if artifact is not None and not rebuild:
+    artifact, folder = _reuse_or_fresh(key, rebuild, lambda why: echo(f"rebuilding {name}: {why}"))
+    if artifact is not None:
         return artifact
-    if why is not None:
-        echo(f"rebuilding {name}: {why}")
-    folder = fresh(key)
     arguments, shape = resolved(found, variant)
     request = {
         "name": name,
@@ -115,12 +112,9 @@ def _converted(name: str, variant: Kind, rebuild: bool, echo: Callable[[str], No
     source = build_model(name, "onnx", variant, rebuild, echo)
     toolchain = _toolchain(CONVERTS_IN, "converting zoo models to .tflite")
     key = sha256_of({"onnx": source.sha256, "format": "tflite", "packages": toolchain.packages})
-    artifact, why = cached(key)
-    if artifact is not None and not rebuild:
+    artifact, folder = _reuse_or_fresh(key, rebuild, lambda why: echo(f"converting {name} again: {why}"))
+    if artifact is not None:
         return artifact
-    if why is not None:
-        echo(f"converting {name} again: {why}")
-    folder = fresh(key)
     done = subprocess.run(
         [toolchain.python, "-m", "deploybench.zoo.convert", source.path, str(folder)],
         capture_output=True,
@@ -147,6 +141,17 @@ def _converted(name: str, variant: Kind, rebuild: bool, echo: Callable[[str], No
     )
     store(artifact)
     return artifact
+
+
+def _reuse_or_fresh(key: str, rebuild: bool, say: Callable[[str], None]) -> tuple[ZooArtifact | None, Path]:
+    """The cached artifact of key when whole and wanted; else an empty folder for it, saying why a stored one
+    could not serve."""
+    artifact, why = cached(key)
+    if artifact is not None and not rebuild:
+        return artifact, Path(artifact.path).parent
+    if why is not None:
+        say(why)
+    return None, fresh(key)
 
 
 def _code_sha256(builder: str) -> str:

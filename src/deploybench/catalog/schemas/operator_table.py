@@ -9,27 +9,6 @@ from pydantic import Field, model_validator
 
 from deploybench.catalog.schemas.base import NAME_PATTERN, Record
 
-DTYPES = (
-    "float64",
-    "float32",
-    "float16",
-    "bfloat16",
-    "int64",
-    "int32",
-    "int16",
-    "int8",
-    "int4",
-    "uint64",
-    "uint32",
-    "uint16",
-    "uint8",
-    "uint4",
-    "bool",
-    "string",
-    "float8",
-)
-"""Element-type names tables use (NumPy's, plus the few ONNX types NumPy lacks)."""
-
 Dtype = Literal[
     "float64",
     "float32",
@@ -49,6 +28,7 @@ Dtype = Literal[
     "string",
     "float8",
 ]
+"""Element-type names tables use (NumPy's, plus the few ONNX types NumPy lacks)."""
 
 
 class TableSource(Record):
