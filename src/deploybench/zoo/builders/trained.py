@@ -4,11 +4,9 @@ data that ships in packages (no download)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
-from deploybench.zoo.builders.base import Model
+from deploybench.zoo.builders.base import Model, one_thread, stratified_split
 
 DIGIT_SCALE = 16.0
 """scikit-learn's digits are counts 0-16; the network divides by this itself, so it takes the raw values."""
@@ -63,13 +61,10 @@ def _digits_split(test_fraction: float, seed: int) -> tuple[Any, Any, Any, Any]:
     """scikit-learn's 1,797 digits as tensors [N, 1, 8, 8] (raw values 0-16), split into train and test."""
     import torch
     from sklearn.datasets import load_digits
-    from sklearn.model_selection import train_test_split
 
     digits = load_digits()
     images = torch.from_numpy(digits.images).float().unsqueeze(1)
-    labels = torch.from_numpy(digits.target).long()
-    parts = train_test_split(images, labels, test_size=test_fraction, random_state=seed, stratify=labels)
-    return parts[0], parts[1], parts[2], parts[3]
+    return stratified_split(images, torch.from_numpy(digits.target).long(), test_fraction, seed)
 
 
 def _digits_network(width: int) -> Any:
@@ -108,28 +103,14 @@ def _train(module: Any, images: Any, labels: Any, steps: int, batch: int, learni
     generator = torch.Generator().manual_seed(seed)
     optimizer = torch.optim.Adam(module.parameters(), lr=learning_rate)
     module.train()
-    with _one_thread():
+    with one_thread():
         for _ in range(steps):
             chosen = torch.randint(len(labels), (batch,), generator=generator)
             loss = torch.nn.functional.cross_entropy(module(images[chosen]), labels[chosen])
             optimizer.zero_grad()
-            loss.backward()
+            torch.autograd.backward(loss)
             optimizer.step()
     module.eval()
-
-
-@contextmanager
-def _one_thread() -> Iterator[None]:
-    """torch on one thread for the duration: these networks and batches are so small that more threads only wait on
-    each other (measured 20-30 times slower with two threads on a busy 2-core machine)."""
-    import torch
-
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(threads)
 
 
 def _accuracy(module: Any, images: Any, labels: Any) -> float:
@@ -137,7 +118,7 @@ def _accuracy(module: Any, images: Any, labels: Any) -> float:
     import torch
 
     module.eval()
-    with torch.no_grad(), _one_thread():
+    with torch.no_grad(), one_thread():
         predicted = module(images).argmax(dim=1)
     return float((predicted == labels).float().mean())
 
@@ -154,7 +135,7 @@ def efficientnet_lite0(shape: tuple[int, ...]) -> Model:
     module.eval()
     size = int(shape[-1])
     photos = {name: _preprocess(image, size) for name, image in _photos().items()}
-    with torch.no_grad(), _one_thread():
+    with torch.no_grad(), one_thread():
         probabilities = {name: module(x).softmax(dim=1)[0] for name, x in photos.items()}
     return Model(
         module=module,
