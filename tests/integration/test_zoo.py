@@ -177,6 +177,10 @@ def test_a_bad_recipe_names_its_file_and_field(cli: Run, tmp_path: Path, monkeyp
     monkeypatch.setenv(RECIPES_ENV, str(folder))
     status, _, err = cli("zoo", "list")
     assert status == 2 and str(folder / "broken.yaml") in err and "`builder`" in err
+    (folder / "broken.yaml").write_text("name: broken\nnotes:\n  - a: b c: d\n")
+    status, _, err = cli("zoo", "list")
+    assert status == 2 and f"{folder / 'broken.yaml'}:3: YAML syntax error" in err
+    assert len(err.strip().splitlines()) == 1
 
 
 def test_a_missing_toolchain_gives_the_command_that_installs_it(

@@ -7,9 +7,9 @@ from functools import cache
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from deploybench.catalog.yaml_io import read_yaml
 from deploybench.core.errors import CatalogError, ConfigurationError, NotFoundError
 from deploybench.core.hashing import sha256_of
 
@@ -68,14 +68,14 @@ def recipes() -> dict[str, Recipe]:
 def _recipes(folders: tuple[Path, ...]) -> dict[str, Recipe]:
     found: dict[str, Recipe] = {}
     for path in [p for folder in folders for p in sorted(folder.glob("*.yaml"))]:
+        document = read_yaml(path)
         try:
-            recipe = Recipe.model_validate(yaml.safe_load(path.read_text(encoding="utf-8")))
+            recipe = Recipe.model_validate(document.data)
         except ValidationError as exc:
             error = exc.errors()[0]
             field = ".".join(str(p) for p in error["loc"]) or "(top level)"
-            raise CatalogError(error["msg"], file=str(path), field=field) from exc
-        except yaml.YAMLError as exc:
-            raise CatalogError(f"YAML syntax error: {exc}", file=str(path)) from exc
+            line = document.line_of(tuple(error["loc"]))
+            raise CatalogError(error["msg"], file=str(path), line=line, field=field) from exc
         found[recipe.name] = recipe
     return found
 
