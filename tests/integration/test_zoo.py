@@ -144,6 +144,12 @@ def user_recipes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
             def tiny(shape):
                 return Model(module=torch.nn.Linear(shape[-1], 2), weights=RANDOM)
+
+
+            def missing(shape):
+                import deploybench_no_such_package
+
+                return Model(module=deploybench_no_such_package.Net(), weights=RANDOM)
             '''
         ),
         encoding="utf-8",
@@ -152,6 +158,7 @@ def user_recipes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     folder.mkdir()
     (folder / "bucket.yaml").write_text("name: bucket\nbuilder: mylab_models:bucket\ninput_shape: [1, 4]\n")
     (folder / "tiny.yaml").write_text("name: tiny\nbuilder: mylab_models:tiny\ninput_shape: [1, 4]\n")
+    (folder / "missing.yaml").write_text("name: missing\nbuilder: mylab_models:missing\ninput_shape: [1, 4]\n")
     monkeypatch.setenv(RECIPES_ENV, str(folder))
     monkeypatch.setenv("PYTHONPATH", str(tmp_path))
     return folder
@@ -168,6 +175,9 @@ def test_a_users_recipe_builds_and_a_refused_export_names_the_operator_and_expor
     assert status != 0 and "Traceback" not in err
     assert "zoo: bucket cannot be built: torch.onnx.export (TorchScript, opset 17) cannot export it" in err
     assert "aten::searchsorted" in err
+    status, _, err = cli("zoo", "build", "missing")
+    assert status != 0 and "needs the package `deploybench_no_such_package`, which the `pytorch` environment" in err
+    assert "deploybench toolchain install pytorch --force" in err
 
 
 def test_a_bad_recipe_names_its_file_and_field(cli: Run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -13,6 +13,7 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
+from deploybench.worker.toolchains import TOOLCHAIN_ENV
 from deploybench.zoo.records import FORMAT_SUFFIX, Built
 
 SEED = 0
@@ -105,6 +106,20 @@ def _export(module: Any, inputs: dict[str, Any], outputs: tuple[str, ...], out: 
     return f"{_exporter_name(request)} from torch {torch.__version__}"
 
 
+def _reason(exc: Exception) -> str:
+    """One line: what failed, and for a package this environment lacks, how to get it."""
+    if isinstance(exc, ExportError):
+        return str(exc)
+    if isinstance(exc, ModuleNotFoundError) and exc.name:
+        package = exc.name.split(".")[0]
+        where = os.environ.get(TOOLCHAIN_ENV, "main")
+        return (
+            f"its builder needs the package `{package}`, which the `{where}` environment lacks: add it to the "
+            f"toolchain's requirements and run `deploybench toolchain install {where} --force`"
+        )
+    return f"{type(exc).__name__}: {_first(exc)}"
+
+
 def _exporter_name(request: dict[str, Any]) -> str:
     if request["format"] == "pt2":
         return "torch.export"
@@ -138,8 +153,7 @@ def main() -> None:
         import traceback
 
         traceback.print_exc()
-        error = str(exc) if isinstance(exc, ExportError) else f"{type(exc).__name__}: {_first(exc)}"
-        channel.write(json.dumps({"error": error}) + "\n")
+        channel.write(json.dumps({"error": _reason(exc)}) + "\n")
         channel.flush()
         sys.exit(3)
     channel.write(built.model_dump_json() + "\n")
