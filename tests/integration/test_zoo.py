@@ -253,3 +253,24 @@ def test_a_campaign_model_is_a_file_or_a_zoo_model_not_both(cli: Run, tmp_path: 
     )
     status, _, err = cli("campaign", "run", str(campaign))
     assert status == 2 and "give either `path` or `zoo`" in err and str(campaign) in err
+
+
+def test_the_shipped_reference_campaign_crosses_every_card_with_every_framework_here(tmp_path: Path) -> None:
+    from tests.support.models import tiny_classifier
+
+    from deploybench.campaign.spec import load_campaign
+    from deploybench.worker.placement import Placer
+
+    stand_in = tiny_classifier(tmp_path / "stand-in.onnx")
+    asked: list[str] = []
+
+    def zoo(name: str, reduced: bool) -> Path:
+        asked.append(name)
+        return stand_in
+
+    placer = Placer()
+    spec, jobs = load_campaign(Path("campaigns/reference.yaml"), zoo=zoo, placer=placer)
+    statuses = placer.placed_statuses("onnx")
+    local = {s.name for s in statuses if s.available and s.deployment and "onnx" in s.input_formats}
+    assert spec.name == "reference" and sorted(asked) == TABLE_6
+    assert {job.framework for job in jobs} == local
