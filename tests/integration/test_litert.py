@@ -87,6 +87,11 @@ def test_onnx2tf_failures_name_the_node_and_the_reason() -> None:
     )
     assert conversion_failure(log) == "at node `sng_DFT_1`: DFT input last dimension must be 1 or 2."
     assert conversion_failure("Traceback\nSystemExit: 1\n") == "SystemExit: 1"
+    absl = "W0000 00:00:1795900678.769546   20881 computation_placer.cc:177] computation placer already registered."
+    assert conversion_failure(f"Model loaded\n{absl}\n", -9) == (
+        "onnx2tf was killed by signal 9 (SIGKILL); its last line: Model loaded"
+    )
+    assert conversion_failure(f"{absl}\n", 2) == "onnx2tf stopped without a message (exit status 2)"
 
 
 def test_other_backends_on_a_tflite_model_are_checked_against_litert_reference(

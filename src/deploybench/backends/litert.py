@@ -9,6 +9,7 @@ same inputs as the ONNX one and its outputs can be compared with the ONNX refere
 from __future__ import annotations
 
 import re
+import signal
 import subprocess
 import sys
 import time
@@ -40,6 +41,8 @@ PROTOBUF_LIMIT = 2**31 - 1
 """Largest single protobuf file; a bigger model's copy keeps its weights in an external file."""
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
 FALLBACK = "LiteRT's built-in CPU kernels"
+ABSL_LOG = re.compile(r"^[IWEF]\d{4} ")
+"""A line of TensorFlow's C++ logging (absl): `W0000 00:00:...`, never the reason a conversion failed."""
 
 
 class LiteRtBackend:
@@ -225,18 +228,25 @@ def convert_onnx(model: Path, workdir: Path) -> Path:
     artifact = output / f"{model.stem}_float32.tflite"
     if done.returncode != 0 or not artifact.is_file():
         raise BackendError(
-            f"litert: onnx2tf cannot convert {model.name}: {conversion_failure(done.stdout + done.stderr)}"
+            f"litert: onnx2tf cannot convert {model.name}: "
+            f"{conversion_failure(done.stdout + done.stderr, done.returncode or 1)}"
         )
     return artifact
 
 
-def conversion_failure(log: str) -> str:
-    """What onnx2tf's log says went wrong: its first errors and the ONNX node it stopped at."""
+def conversion_failure(log: str, status: int = 1) -> str:
+    """What onnx2tf's log says went wrong: its first errors and the ONNX node it stopped at; when it names none,
+    how the process ended (killed by a signal, an exit status) and its last line that is not a library's log."""
     lines = [ANSI.sub("", line).strip() for line in log.splitlines()]
     errors = [line.removeprefix("ERROR:").strip() for line in lines if line.startswith("ERROR:")]
     node = next((e.partition(":")[2].strip() for e in errors if e.startswith("onnx_op_name:")), None)
-    reason = errors[0] if errors else next((line for line in reversed(lines) if line), "it stopped without a message")
-    return f"at node `{node}`: {reason}" if node else reason
+    if errors:
+        return f"at node `{node}`: {errors[0]}" if node else errors[0]
+    last = next((line for line in reversed(lines) if line and not ABSL_LOG.match(line)), None)
+    if status < 0:
+        ended = f"onnx2tf was killed by signal {-status} ({signal.Signals(-status).name})"
+        return f"{ended}; its last line: {last}" if last else ended
+    return last or f"onnx2tf stopped without a message (exit status {status})"
 
 
 def _tflite_support(model: Path) -> tuple[list[NodeSupport], list[str]]:

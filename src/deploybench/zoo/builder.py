@@ -103,7 +103,36 @@ def _export(module: Any, inputs: dict[str, Any], outputs: tuple[str, ...], out: 
             dynamo=dynamo,
             external_data=False,
         )
-    return f"{_exporter_name(request)} from torch {torch.__version__}"
+    restored = _restore_shared_initializers(out)
+    note = f"; {restored} shared initializers restored from Identity nodes" if restored else ""
+    return f"{_exporter_name(request)} from torch {torch.__version__}{note}"
+
+
+def _restore_shared_initializers(path: Path) -> int:
+    """The TorchScript exporter keeps one copy of equal initializers and feeds the others through Identity
+    nodes (random biases folded with batch norm are all equal); converters such as onnx2torch then miss a Conv
+    bias among the initializers. Each such Identity becomes an initializer of its own again: the same values,
+    the same names; how many were restored."""
+    import onnx
+
+    model = onnx.load(str(path))
+    graph = model.graph
+    initializers = {tensor.name: tensor for tensor in graph.initializer}
+    outputs = {value.name for value in graph.output}
+    shared = [
+        node
+        for node in graph.node
+        if node.op_type == "Identity" and node.input[0] in initializers and node.output[0] not in outputs
+    ]
+    for node in shared:
+        copy = onnx.TensorProto()
+        copy.CopyFrom(initializers[node.input[0]])
+        copy.name = node.output[0]
+        graph.initializer.append(copy)
+        graph.node.remove(node)
+    if shared:
+        onnx.save(model, str(path))
+    return len(shared)
 
 
 def _reason(exc: Exception) -> str:
