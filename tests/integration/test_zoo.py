@@ -274,3 +274,14 @@ def test_the_shipped_reference_campaign_crosses_every_card_with_every_framework_
     local = {s.name for s in statuses if s.available and s.deployment and "onnx" in s.input_formats}
     assert spec.name == "reference" and sorted(asked) == TABLE_6
     assert {job.framework for job in jobs} == local
+
+
+def test_exports_keep_each_initializer_whole_for_converters_that_need_it(toolchain: None) -> None:
+    import onnx
+
+    artifact = build_model("mobilenetv2", "onnx", "reduced")
+    graph = onnx.load(artifact.path).graph
+    initializers = {tensor.name for tensor in graph.initializer}
+    assert not [n for n in graph.node if n.op_type == "Identity" and n.input[0] in initializers]
+    assert "shared initializers restored from Identity nodes" in artifact.built.exporter
+    assert max(abs(o).max() for o in run_onnx(artifact.path)) > 0
