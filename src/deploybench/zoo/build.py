@@ -115,19 +115,13 @@ def _converted(name: str, variant: Kind, rebuild: bool, echo: Callable[[str], No
     artifact, folder = _reuse_or_fresh(key, rebuild, lambda why: echo(f"converting {name} again: {why}"))
     if artifact is not None:
         return artifact
-    done = subprocess.run(
-        [toolchain.python, "-m", "deploybench.zoo.convert", source.path, str(folder)],
-        capture_output=True,
-        text=True,
-        env={**os.environ, TOOLCHAIN_ENV: CONVERTS_IN},
-        check=False,
+    converted = _ask(
+        toolchain,
+        "deploybench.zoo.convert",
+        [source.path, str(folder)],
+        None,
+        f"zoo: {name} cannot be converted to .tflite",
     )
-    lines = done.stdout.strip().splitlines()
-    if done.returncode != 0 or not lines:
-        raise WorkerError(f"zoo: {name} cannot be converted to .tflite: {_tail(lines[-1:] or done.stderr)}")
-    converted = json.loads(lines[-1])
-    if "error" in converted:
-        raise WorkerError(f"zoo: {name} cannot be converted to .tflite: {converted['error']}")
     path = Path(converted["path"])
     artifact = source.model_copy(
         update={
@@ -183,20 +177,28 @@ def _run_builder(toolchain: Installed, request: dict[str, object], name: str) ->
 
 def _ask_builder(toolchain: Installed, request: object, name: str, arguments: list[str]) -> dict[str, Any]:
     """The builder's JSON reply; its failure is one line naming the model and the cause."""
+    return _ask(toolchain, "deploybench.zoo.builder", arguments, request, f"zoo: {name} cannot be built")
+
+
+def _ask(
+    toolchain: Installed, module: str, arguments: list[str], request: object | None, failure: str
+) -> dict[str, Any]:
+    """The JSON reply a child of the toolchain writes last on stdout (the request, if any, on its stdin); an
+    `error` it reports, or its silent death, is one line after `failure`."""
     done = subprocess.run(
-        [toolchain.python, "-m", "deploybench.zoo.builder", *arguments],
-        input=json.dumps(request),
+        [toolchain.python, "-m", module, *arguments],
+        input=None if request is None else json.dumps(request),
         capture_output=True,
         text=True,
-        env={**os.environ, TOOLCHAIN_ENV: BUILDS_IN},
+        env={**os.environ, TOOLCHAIN_ENV: toolchain.spec.name},
         check=False,
     )
     lines = done.stdout.strip().splitlines()
     if not lines:
-        raise WorkerError(f"zoo: {name} cannot be built (exit status {done.returncode}): {_tail(done.stderr)}")
+        raise WorkerError(f"{failure} (exit status {done.returncode}): {_tail(done.stderr)}")
     reply: dict[str, Any] = json.loads(lines[-1])
     if "error" in reply:
-        raise WorkerError(f"zoo: {name} cannot be built: {reply['error']}")
+        raise WorkerError(f"{failure}: {reply['error']}")
     return reply
 
 
