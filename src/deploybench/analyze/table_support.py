@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from deploybench.analyze.onnx_reader import read_without_weights
 from deploybench.analyze.tflite_anatomy import tflite_nodes
 from deploybench.backends.onnx_nodes import ONNX_DOMAINS, Attribute, typed_nodes
 from deploybench.catalog.schemas.operator_table import OperatorTable, TableOperator
@@ -39,13 +40,11 @@ def model_nodes(model: Path) -> tuple[str, list[ModelNode], int | None]:
     """The model's format, its nodes, and its ONNX opset (None outside ONNX)."""
     fmt = model_format(model)
     if fmt == "onnx":
-        import onnx
-
         nodes = [
             ModelNode(n.name, n.qualified, n.since_version, _onnx_dtype(n.input_types), n.attributes)
             for n in typed_nodes(model)
         ]
-        opsets = {o.domain: o.version for o in onnx.load(str(model), load_external_data=False).opset_import}
+        opsets = {o.domain: o.version for o in read_without_weights(model)[0].opset_import}
         return fmt, nodes, next((opsets[d] for d in ONNX_DOMAINS if d in opsets), None)
     if fmt == "tflite":
         return fmt, [ModelNode(name, op, None, dtype, ()) for name, op, dtype in tflite_nodes(model)], None

@@ -12,9 +12,9 @@ from deploybench.analyze.onnx_anatomy import analyze_onnx
 from deploybench.analyze.pytorch_anatomy import analyze_pytorch
 from deploybench.analyze.records import Anatomy
 from deploybench.analyze.tflite_anatomy import analyze_tflite
-from deploybench.cli.compliance import Database, Frameworks, Save, Targets, print_compliance
+from deploybench.cli.compliance import Frameworks, Save, Targets, print_compliance
 from deploybench.cli.output import Format, note, print_table, print_text
-from deploybench.cli.values import parse_dims, split_names
+from deploybench.cli.values import Database, parse_dims, split_names
 from deploybench.core.errors import ConfigurationError
 from deploybench.core.formats import model_format
 from deploybench.select.analysis_store import save_analysis

@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 
 from deploybench.cli.output import Format, note, print_table, print_text
-from deploybench.cli.values import split_names
+from deploybench.cli.values import Database, split_names
 from deploybench.core.errors import ConfigurationError
 from deploybench.select.analysis_store import save_analysis
 from deploybench.select.compliance import Compliance, Verdict, check_compliance, verdict_matrix
@@ -23,9 +23,6 @@ Targets = Annotated[
     str | None, typer.Option("--targets", help="Only these targets (comma-separated), and the frameworks they take.")
 ]
 Save = Annotated[bool, typer.Option("--save/--no-save", help="Keep the reports in the results database.")]
-Database = Annotated[
-    str | None, typer.Option("--db", help="Results database URL (default: env DEPLOYBENCH_DB, else SQLite).")
-]
 SHORT = {
     Verdict.DEPLOYABLE: "yes",
     Verdict.FALLBACK: "fallback",

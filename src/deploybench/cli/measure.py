@@ -14,7 +14,7 @@ from deploybench.campaign.runner import run_jobs
 from deploybench.campaign.spec import load_campaign
 from deploybench.cli.output import note, print_table
 from deploybench.cli.progress import campaign_progress
-from deploybench.cli.values import parse_dims, parse_grid
+from deploybench.cli.values import Database, parse_dims, parse_grid
 from deploybench.core.errors import DeploybenchError
 from deploybench.core.formats import model_format
 from deploybench.core.records import InputData, JobSpec, ResultRecord, Scenario, ScenarioKind, StoppingRule, Timing
@@ -30,11 +30,6 @@ class LoadGenScenario(str, Enum):
 
     SINGLE_STREAM = "single-stream"
     OFFLINE = "offline"
-
-
-Database = Annotated[
-    str | None, typer.Option("--db", help="Results database URL (default: env DEPLOYBENCH_DB, else SQLite).")
-]
 
 
 def run(

@@ -7,8 +7,9 @@ from pathlib import Path
 from deploybench.campaign.example import ensure_digits_example
 from deploybench.campaign.frameworks import ALL, choose_frameworks
 from deploybench.campaign.plan import model_ref, plan_jobs
-from deploybench.cli.measure import Database, execute
+from deploybench.cli.measure import execute
 from deploybench.cli.output import note, print_table
+from deploybench.cli.values import Database
 from deploybench.core.records import InputData, Scenario, StoppingRule
 from deploybench.report.compare import compare, comparison_rows
 from deploybench.worker.placement import Placer

@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from deploybench.cli.output import note
+from deploybench.cli.values import Database
 from deploybench.core.errors import NotFoundError
 from deploybench.report.reference import html_document, markdown
 from deploybench.store import ResultStore
@@ -20,9 +21,7 @@ def report(
     ),
     html_file: Annotated[Path | None, typer.Option("--html", help="HTML page to write too.")] = None,
     title: Annotated[str | None, typer.Option(help="Title of the document.")] = None,
-    db: Annotated[
-        str | None, typer.Option("--db", help="Results database URL (default: env DEPLOYBENCH_DB, else SQLite).")
-    ] = None,
+    db: Database = None,
 ) -> None:
     """Write the campaign's reference results: per model, every framework's latency, throughput, memory,
     size, compile time and fidelity, or why it failed; with the provenance of the figures."""

@@ -9,8 +9,8 @@ from typing import Annotated
 import typer
 
 from deploybench.catalog.tabular import to_csv
-from deploybench.cli.measure import Database
 from deploybench.cli.output import Format, console, print_table, print_text
+from deploybench.cli.values import Database
 from deploybench.core.errors import ConfigurationError
 from deploybench.core.records import ResultRecord, Status
 from deploybench.report.compare import compare, comparison_rows

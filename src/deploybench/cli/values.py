@@ -1,8 +1,12 @@
-"""Parse the compact values users type on the command line: `NAME=V1,V2`, `1,2`, `true`."""
+"""Parse the compact values users type on the command line (`NAME=V1,V2`, `1,2`, `true`), and the options
+several commands share."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Annotated
+
+import typer
 
 from deploybench.core.errors import ConfigurationError
 from deploybench.core.records import SettingValue
@@ -40,6 +44,12 @@ def parse_dims(items: Sequence[str]) -> dict[str, int]:
             raise ConfigurationError(f"dimension `{name}` needs one positive integer", hint="write --dim NAME=224")
         dims[name] = values[0]
     return dims
+
+
+Database = Annotated[
+    str | None, typer.Option("--db", help="Results database URL (default: env DEPLOYBENCH_DB, else SQLite).")
+]
+"""The `--db` option of every command that reads or writes the results database."""
 
 
 def split_names(text: str | None) -> list[str]:
