@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from deploybench.worker.toolchains import TOOLCHAIN_ENV
+from deploybench.zoo.builders.base import Model
 from deploybench.zoo.records import FORMAT_SUFFIX, Built
 
 SEED = 0
@@ -27,11 +28,9 @@ def build(request: dict[str, Any]) -> Built:
     """Build and export the model the request describes into its folder."""
     import torch
 
-    torch.manual_seed(SEED)
-    builder = _builder(request["builder"])
     shape = tuple(request["input_shape"])
     start = time.perf_counter()
-    model = builder(shape, **request["arguments"])
+    model = _construct(request)
     model.module.eval()
     build_s = time.perf_counter() - start
     inputs = model.inputs or {"input": torch.randn(*shape, generator=torch.Generator().manual_seed(SEED))}
@@ -61,12 +60,17 @@ def build(request: dict[str, Any]) -> Built:
 
 def count(request: dict[str, Any]) -> int:
     """The parameters of the module the request describes, built but not exported."""
+    return sum(p.numel() for p in _construct(request).module.parameters())
+
+
+def _construct(request: dict[str, Any]) -> Model:
+    """The request's builder called on its shape and arguments, torch seeded first."""
     import torch
 
     torch.manual_seed(SEED)
     builder = _builder(request["builder"])
-    model = builder(tuple(request["input_shape"]), **request["arguments"])
-    return sum(p.numel() for p in model.module.parameters())
+    model: Model = builder(tuple(request["input_shape"]), **request["arguments"])
+    return model
 
 
 def _builder(name: str) -> Any:
