@@ -14,7 +14,8 @@ from tests.support.models import tiny_classifier
 from tests.support.tflite_models import tiny_tflite
 
 from deploybench.backends.base import Backend
-from deploybench.backends.litert import LiteRtBackend, LiteRtReferenceBackend, conversion_failure
+from deploybench.backends.litert import LiteRtBackend, LiteRtReferenceBackend
+from deploybench.backends.onnx2tf_log import conversion_failure
 from deploybench.core.errors import BackendError
 from deploybench.core.hashing import file_sha256
 from deploybench.core.records import Status
@@ -87,6 +88,18 @@ def test_onnx2tf_failures_name_the_node_and_the_reason() -> None:
     )
     assert conversion_failure(log) == "at node `sng_DFT_1`: DFT input last dimension must be 1 or 2."
     assert conversion_failure("Traceback\nSystemExit: 1\n") == "SystemExit: 1"
+    keras = (
+        "\x1b[31mERROR:\x1b[0m The trace log is below.\nTraceback (most recent call last):\n  File \"x.py\"\n"
+        "ValueError: Exception encountered when calling layer 'tf.concat_6' (type TFOpLambda).\n\n"
+        "Dimension 1 in both shapes must be equal, but are 80 and 40.\n\n"
+        "Call arguments received by layer 'tf.concat_6' (type TFOpLambda):\n  • axis=1\n  • name='wa/head/Concat_6'\n"
+        "\x1b[31mERROR:\x1b[0m input_onnx_file_path: /tmp/yolo.onnx\n"
+        "\x1b[31mERROR:\x1b[0m onnx_op_name: wa/head/Concat_6\n"
+        "\x1b[31mERROR:\x1b[0m Read this and deal with it.\n"
+    )
+    assert conversion_failure(keras) == (
+        "at node `/head/Concat_6`: ValueError: Dimension 1 in both shapes must be equal, but are 80 and 40."
+    )
     absl = "W0000 00:00:1795900678.769546   20881 computation_placer.cc:177] computation placer already registered."
     assert conversion_failure(f"Model loaded\n{absl}\n", -9) == (
         "onnx2tf was killed by signal 9 (SIGKILL); its last line: Model loaded"

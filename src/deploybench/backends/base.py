@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar, Protocol, runtime_checkable
 
-from deploybench.core.records import NodeSupport, SettingValue
+from deploybench.core.records import LayerDivergence, NodeSupport, SettingValue
 
 if TYPE_CHECKING:
     import numpy as np
@@ -106,6 +106,75 @@ class ChecksOperators(Protocol):
 
     def operator_support(self, model: Path) -> tuple[list[NodeSupport], list[str], str]:
         """Every node's support, what is refused about the model as a whole, and what was asked."""
+        ...
+
+
+@dataclass(frozen=True)
+class Method:
+    """One way a framework's own tool makes a faster or smaller model (quantization, pruning, ...)."""
+
+    description: str
+    options: dict[str, str] = field(default_factory=dict)
+    """Option name -> what it does and its default."""
+    calibrated: bool = False
+    """Whether it needs calibration inputs."""
+    labelled: bool = False
+    """Whether its calibration inputs need labels too (accuracy-controlled methods)."""
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """The rows a calibrated method sees, for the model's single input, and their labels when the data has them."""
+
+    rows: np.ndarray
+    labels: np.ndarray | None = None
+
+    def batches(self) -> list[np.ndarray]:
+        """Each row as a batch of one, the shape the model takes."""
+        return [self.rows[i : i + 1] for i in range(len(self.rows))]
+
+
+@dataclass(frozen=True)
+class OptimizedModel:
+    """What a method made: the artifact, its options with defaults resolved, the tool and what it did."""
+
+    artifact: Path
+    options: dict[str, SettingValue]
+    tool: str
+    notes: tuple[str, ...] = ()
+    sparsity: float | None = None
+
+
+@runtime_checkable
+class Optimizes(Protocol):
+    """OPTIONAL for a backend: makes an optimized model (INT8, FP16, pruned) from an FP32 one with the framework's
+    own tool; the artifact is then measured like any model, and checked against the FP32 one."""
+
+    def optimization_methods(self) -> dict[str, Method]:
+        """The methods it offers, by name."""
+        ...
+
+    def optimize(
+        self,
+        model: Path,
+        method: str,
+        options: dict[str, SettingValue],
+        calibration: Calibration | None,
+        workdir: Path,
+    ) -> OptimizedModel:
+        """Write the optimized model into workdir; unknown options, or a method this model cannot take, are
+        errors that name the option, operator or reason."""
+        ...
+
+
+@runtime_checkable
+class ComparesLayers(Protocol):
+    """OPTIONAL for a backend: compares the intermediate tensors of an optimized model with the FP32 model's."""
+
+    def layer_divergence(
+        self, reference: Path, optimized: Path, rows: Calibration, workdir: Path
+    ) -> list[LayerDivergence]:
+        """Every tensor both models compute, in the FP32 model's order, with how far it drifts."""
         ...
 
 

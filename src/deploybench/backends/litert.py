@@ -9,7 +9,6 @@ same inputs as the ONNX one and its outputs can be compared with the ONNX refere
 from __future__ import annotations
 
 import re
-import signal
 import subprocess
 import sys
 import time
@@ -18,8 +17,19 @@ from importlib.util import find_spec
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from deploybench.backends.base import Capabilities, Prepared, Probe, TensorSpec, installed_package
-from deploybench.backends.onnx_model import check_onnx_model
+from deploybench.backends import litert_optimize
+from deploybench.backends.base import (
+    Calibration,
+    Capabilities,
+    Method,
+    OptimizedModel,
+    Prepared,
+    Probe,
+    TensorSpec,
+    installed_package,
+)
+from deploybench.backends.onnx2tf_log import conversion_failure
+from deploybench.backends.onnx_model import PROTOBUF_LIMIT, check_onnx_model
 from deploybench.backends.settings import resolve_settings
 from deploybench.backends.tflite_model import tflite_operators
 from deploybench.core.errors import BackendError
@@ -37,12 +47,7 @@ DELEGATES = ("xnnpack", "none")
 FLATBUFFER_ID = b"TFL3"
 """The file identifier at bytes 4-8 of every TFLite flatbuffer."""
 CONVERTER = "onnx2tf"
-PROTOBUF_LIMIT = 2**31 - 1
-"""Largest single protobuf file; a bigger model's copy keeps its weights in an external file."""
-ANSI = re.compile(r"\x1b\[[0-9;]*m")
 FALLBACK = "LiteRT's built-in CPU kernels"
-ABSL_LOG = re.compile(r"^[IWEF]\d{4} ")
-"""A line of TensorFlow's C++ logging (absl): `W0000 00:00:...`, never the reason a conversion failed."""
 
 
 class LiteRtBackend:
@@ -78,6 +83,28 @@ class LiteRtBackend:
         prepare_s = time.perf_counter() - started
         converter = f"{CONVERTER} {version(CONVERTER)}, inputs in the ONNX model's layout"
         return Prepared(artifact=artifact, prepare_s=prepare_s, settings=resolved, converter=converter)
+
+    def optimization_methods(self) -> dict[str, Method]:
+        """Full-integer INT8, dynamic-range and FP16 through TFLiteConverter, where onnx2tf and TensorFlow are
+        installed (the litert toolchain environment); none elsewhere."""
+        if find_spec(CONVERTER) is None or find_spec("tensorflow") is None:
+            return {}
+        return litert_optimize.METHODS
+
+    def optimize(
+        self,
+        model: Path,
+        method: str,
+        options: dict[str, SettingValue],
+        calibration: Calibration | None,
+        workdir: Path,
+    ) -> OptimizedModel:
+        """The ONNX model through onnx2tf to a SavedModel, then through TFLiteConverter for the method."""
+        if model_format(model) != "onnx":
+            raise BackendError(
+                f"litert: {model.name}: optimizing starts from the FP32 ONNX model", hint="give the .onnx model"
+            )
+        return litert_optimize.optimize(model, method, options, calibration, workdir)
 
     def operator_support(self, model: Path) -> tuple[list[NodeSupport], list[str], str]:
         """The operators LiteRT runs, as it sees them: an ONNX model is first converted by onnx2tf (a node it
@@ -232,21 +259,6 @@ def convert_onnx(model: Path, workdir: Path) -> Path:
             f"{conversion_failure(done.stdout + done.stderr, done.returncode or 1)}"
         )
     return artifact
-
-
-def conversion_failure(log: str, status: int = 1) -> str:
-    """What onnx2tf's log says went wrong: its first errors and the ONNX node it stopped at; when it names none,
-    how the process ended (killed by a signal, an exit status) and its last line that is not a library's log."""
-    lines = [ANSI.sub("", line).strip() for line in log.splitlines()]
-    errors = [line.removeprefix("ERROR:").strip() for line in lines if line.startswith("ERROR:")]
-    node = next((e.partition(":")[2].strip() for e in errors if e.startswith("onnx_op_name:")), None)
-    if errors:
-        return f"at node `{node}`: {errors[0]}" if node else errors[0]
-    last = next((line for line in reversed(lines) if line and not ABSL_LOG.match(line)), None)
-    if status < 0:
-        ended = f"onnx2tf was killed by signal {-status} ({signal.Signals(-status).name})"
-        return f"{ended}; its last line: {last}" if last else ended
-    return last or f"onnx2tf stopped without a message (exit status {status})"
 
 
 def _tflite_support(model: Path) -> tuple[list[NodeSupport], list[str]]:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from deploybench.backends.base import TensorSpec
 from deploybench.core.errors import BackendError
 
 ONNX_DTYPES = {
@@ -21,6 +23,8 @@ ONNX_DTYPES = {
     "tensor(bool)": "bool",
 }
 """ONNX Runtime's type strings -> NumPy dtype names."""
+PROTOBUF_LIMIT = 2**31 - 1
+"""Largest single protobuf file; a bigger model's copy keeps its weights in an external file."""
 
 
 def check_onnx_model(path: Path) -> list[Path]:
@@ -88,3 +92,32 @@ def external_data_files(model: object, path: Path) -> list[Path]:
         if target not in files:
             files.append(target)
     return files
+
+
+FLOAT_TYPES = (1, 10, 11, 16)
+"""ONNX TensorProto element types of float, float16, double and bfloat16 weights."""
+
+
+def require_float_weights(path: Path, tool: str) -> None:
+    """Refuse to quantize or compress a model with no float weights (one already quantized, or weightless)."""
+    model = read_onnx_model(path)
+    if not any(t.data_type in FLOAT_TYPES and math.prod(t.dims) > 1 for t in model.graph.initializer):
+        raise BackendError(
+            f"{tool}: {path.name} has no float weights to quantize", hint="give the FP32 model, not a quantized one"
+        )
+
+
+def onnx_inputs(path: Path) -> list[TensorSpec]:
+    """The model's graph inputs (initializers left out): name, shape (a name or None where dynamic), NumPy dtype."""
+    from onnx import helper
+
+    graph = read_onnx_model(path).graph
+    initializers = {i.name for i in graph.initializer}
+    specs = []
+    for value in graph.input:
+        if value.name in initializers:
+            continue
+        kind = value.type.tensor_type
+        shape = tuple(d.dim_value if d.dim_value > 0 else (d.dim_param or None) for d in kind.shape.dim)
+        specs.append(TensorSpec(value.name, shape, helper.tensor_dtype_to_np_dtype(kind.elem_type).name))
+    return specs

@@ -5,12 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from deploybench.backends.base import Capabilities, Prepared, Probe, TensorSpec
+from deploybench.backends import onnxruntime_optimize
+from deploybench.backends.base import Calibration, Capabilities, Method, OptimizedModel, Prepared, Probe, TensorSpec
 from deploybench.backends.onnx_model import ONNX_DTYPES, check_onnx_model
 from deploybench.backends.onnx_nodes import TypedNode, typed_nodes
 from deploybench.backends.settings import resolve_settings
 from deploybench.core.errors import BackendError
-from deploybench.core.records import NodeSupport, SettingValue
+from deploybench.core.records import LayerDivergence, NodeSupport, SettingValue
 
 if TYPE_CHECKING:
     import numpy as np
@@ -93,6 +94,28 @@ class OnnxRuntimeBackend:
         except Exception as exc:
             raise BackendError(f"onnxruntime cannot load {prepared.artifact}: {exc}") from exc
         return OnnxRuntimeSession(session)
+
+    def optimization_methods(self) -> dict[str, Method]:
+        """Dynamic and static INT8 (onnxruntime.quantization) and float16."""
+        return onnxruntime_optimize.METHODS
+
+    def optimize(
+        self,
+        model: Path,
+        method: str,
+        options: dict[str, SettingValue],
+        calibration: Calibration | None,
+        workdir: Path,
+    ) -> OptimizedModel:
+        """The model quantized or converted by ONNX Runtime's own tool."""
+        check_onnx_model(model)
+        return onnxruntime_optimize.optimize(model, method, options, calibration, workdir)
+
+    def layer_divergence(
+        self, reference: Path, optimized: Path, rows: Calibration, workdir: Path
+    ) -> list[LayerDivergence]:
+        """Every FP32 activation against the quantized model's, through onnxruntime.quantization.qdq_loss_debug."""
+        return onnxruntime_optimize.layer_divergence(reference, optimized, rows, workdir)
 
     def operator_support(self, model: Path) -> tuple[list[NodeSupport], list[str], str]:
         """Each node against ONNX Runtime's CPU kernel registry: operator, domain, the opset version the model

@@ -13,20 +13,21 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from deploybench.backends.base import Capabilities, Prepared, Probe, TensorSpec
+from deploybench.backends import openvino_optimize
+from deploybench.backends.base import Calibration, Capabilities, Method, OptimizedModel, Prepared, Probe, TensorSpec
 from deploybench.backends.onnx_nodes import typed_nodes
 from deploybench.backends.settings import resolve_settings
 from deploybench.backends.tflite_model import tflite_operators
 from deploybench.core.errors import BackendError
-from deploybench.core.formats import model_format
+from deploybench.core.formats import SUFFIXES, model_format
 from deploybench.core.records import NodeSupport, SettingValue
 
 if TYPE_CHECKING:
     import numpy as np
 
 DEVICE = "CPU"
-FRONTENDS = {".onnx": "onnx", ".tflite": "tflite"}
-"""Model file suffix -> OpenVINO frontend that reads it."""
+FRONTENDS = {".onnx": "onnx", ".tflite": "tflite", ".xml": "ir"}
+"""Model file suffix -> OpenVINO frontend that reads it (`ir`: OpenVINO's own format, as NNCF writes it)."""
 PRECISIONS = ("f32", "bf16", "f16")
 HINTS = ("latency", "throughput")
 SETTINGS = {
@@ -65,9 +66,9 @@ class OpenVinoBackend:
         return Probe(True, version=openvino.get_version())
 
     def capabilities(self) -> Capabilities:
-        """ONNX and TFLite in; `infer` takes an idle infer request from a pool, so it is thread-safe."""
+        """ONNX, TFLite and OpenVINO IR in; `infer` takes an idle infer request from a pool, so it is thread-safe."""
         return Capabilities(
-            input_formats=tuple(f.lstrip(".") for f in FRONTENDS), concurrent_sessions=True, settings=SETTINGS
+            input_formats=tuple(SUFFIXES[suffix] for suffix in FRONTENDS), concurrent_sessions=True, settings=SETTINGS
         )
 
     def prepare(self, model: Path, settings: dict[str, SettingValue], workdir: Path) -> Prepared:
@@ -107,6 +108,21 @@ class OpenVinoBackend:
         if key not in self._compiled:
             self._compiled[key] = self._compile(prepared.artifact, prepared.settings)
         return OpenVinoSession(self._compiled[key])
+
+    def optimization_methods(self) -> dict[str, Method]:
+        """NNCF INT8 (with or without accuracy control) and FP16 weight compression."""
+        return openvino_optimize.METHODS
+
+    def optimize(
+        self,
+        model: Path,
+        method: str,
+        options: dict[str, SettingValue],
+        calibration: Calibration | None,
+        workdir: Path,
+    ) -> OptimizedModel:
+        """The model quantized by NNCF or compressed by OpenVINO, as IR."""
+        return openvino_optimize.optimize(model, method, options, calibration, workdir)
 
     def operator_support(self, model: Path) -> tuple[list[NodeSupport], list[str], str]:
         """Each ONNX node through OpenVINO's ONNX frontend: a node it cannot convert stays an ONNXFrameworkNode
@@ -169,7 +185,8 @@ class OpenVinoBackend:
         suffix = model.suffix.lower()
         if suffix not in FRONTENDS:
             raise BackendError(
-                f"openvino: {model}: not a model file OpenVINO reads here", hint="give an .onnx or a .tflite file"
+                f"openvino: {model}: not a model file OpenVINO reads here",
+                hint="give an .onnx, a .tflite or an OpenVINO .xml file",
             )
         if not model.is_file():
             raise BackendError(f"openvino: {model}: no such model file", hint=f"give the path of a {suffix} file")

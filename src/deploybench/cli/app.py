@@ -15,6 +15,7 @@ from deploybench.cli.backends import backends
 from deploybench.cli.catalog import catalog_app
 from deploybench.cli.compliance import compliance
 from deploybench.cli.measure import campaign_run, run
+from deploybench.cli.optimize import optimize
 from deploybench.cli.quickstart import quickstart
 from deploybench.cli.report import report
 from deploybench.cli.results import results_app
@@ -41,6 +42,7 @@ app.command()(backends)
 app.command()(analyze)
 app.command()(compliance)
 app.command()(report)
+app.command()(optimize)
 
 
 def _version(value: bool) -> None:

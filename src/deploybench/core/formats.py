@@ -6,7 +6,8 @@ from pathlib import Path
 
 from deploybench.core.errors import ConfigurationError
 
-SUFFIXES = {".onnx": "onnx", ".tflite": "tflite", ".pt2": "pytorch"}
+SUFFIXES = {".onnx": "onnx", ".tflite": "tflite", ".pt2": "pytorch", ".xml": "openvino"}
+"""Suffix -> format; `.xml` is OpenVINO's IR, whose weights lie beside it in the `.bin` of the same name."""
 
 
 def model_format(path: Path) -> str:

@@ -34,6 +34,44 @@ class ModelRef(Frozen):
     size_bytes: int = Field(ge=0, description="Size of the model file and its external data, bytes.")
 
 
+class DataSplit(Frozen):
+    """The rows of a data file set aside for one purpose (calibration or evaluation), written as a file of its own."""
+
+    path: str = Field(description="The `.npz` file holding these rows (`x`, and `y` when labelled).")
+    sha256: str = Field(pattern=r"^[0-9a-f]{64}$", description="SHA-256 of that file.")
+    samples: int = Field(ge=1, description="Number of rows.")
+    source: str = Field(description="The data the rows were drawn from, as the user gave it.")
+    source_sha256: str = Field(pattern=r"^[0-9a-f]{64}$", description="SHA-256 of the source's rows.")
+    rows: str = Field(description="Which rows of the source, in words (a seeded permutation's slice).")
+
+
+class LayerDivergence(Frozen):
+    """How far one intermediate tensor of an optimized model drifts from the FP32 model's, on the same inputs."""
+
+    tensor: str = Field(description="Tensor name, as in the FP32 model.")
+    op_type: str = Field(description="Operator that produces it.")
+    sqnr_db: float | None = Field(
+        description="Signal to quantization noise ratio, dB (higher is closer); None when there is no noise at all."
+    )
+    cosine_similarity: float = Field(description="Cosine similarity of the flattened tensors.")
+
+
+class Optimization(Frozen):
+    """How an optimized artifact was made from its FP32 model: the recipe, kept with every result of it."""
+
+    source: ModelRef = Field(description="The FP32 model it was made from; fidelity is checked against it.")
+    framework: str = Field(description="Backend whose tool made it.")
+    method: str = Field(description="Method, e.g. `static-int8`.")
+    options: dict[str, SettingValue] = Field(description="Every option of the method, defaults resolved.")
+    tool: str = Field(description="The tool that made it, with its version.")
+    calibration: DataSplit | None = Field(default=None, description="The calibration rows, for calibrated methods.")
+    sparsity: float | None = Field(default=None, description="Share of zero weights reached (pruning).")
+    layers: tuple[LayerDivergence, ...] = Field(
+        default=(), description="Per-tensor divergence on evaluation rows, where the framework exposes tensors."
+    )
+    notes: tuple[str, ...] = Field(default=(), description="What the tool did, in words.")
+
+
 class InputData(Frozen):
     """Where the inputs come from: generated from a seed, or read from a labelled `.npz` file."""
 
@@ -112,11 +150,16 @@ class JobSpec(Frozen):
     loadgen: bool = Field(
         default=False, description="Also drive the deployment through MLPerf LoadGen, in the job's scenario."
     )
+    optimization: Optimization | None = Field(
+        default=None,
+        description="How the model was optimized from an FP32 one; fidelity is then checked against the FP32 model.",
+    )
 
     def key(self) -> str:
-        """SHA-256 of the whole spec: the identity campaigns resume by (`loadgen` counts only when set, so
-        the jobs stored before it existed keep their keys)."""
-        return sha256_of(self.model_dump(mode="json", exclude=None if self.loadgen else {"loadgen"}))
+        """SHA-256 of the whole spec: the identity campaigns resume by (`loadgen` and `optimization` count only
+        when set, so the jobs stored before they existed keep their keys)."""
+        unset = {name for name in ("loadgen", "optimization") if not getattr(self, name)}
+        return sha256_of(self.model_dump(mode="json", exclude=unset or None))
 
 
 class Status(str, Enum):
@@ -211,6 +254,16 @@ class OutputFidelity(Frozen):
     )
 
 
+class Interval(Frozen):
+    """An estimate with its confidence interval."""
+
+    value: float = Field(description="The point estimate.")
+    low: float = Field(description="Lower bound.")
+    high: float = Field(description="Upper bound.")
+    confidence: float = Field(gt=0, lt=1, description="Confidence level.")
+    method: str = Field(description="How the interval was computed.")
+
+
 class Fidelity(Frozen):
     """Semantic preservation: the deployment's outputs against the FP32 reference on the same inputs."""
 
@@ -222,6 +275,10 @@ class Fidelity(Frozen):
     )
     accuracy: float | None = Field(default=None, description="Top-1 accuracy against the labels, when given.")
     reference_accuracy: float | None = Field(default=None, description="The reference's accuracy on the same labels.")
+    accuracy_drop: Interval | None = Field(
+        default=None,
+        description="Reference accuracy minus accuracy, paired on the same rows, with its confidence interval.",
+    )
 
 
 class Provenance(Frozen):
@@ -274,6 +331,16 @@ class ResultRecord(Frozen):
     loadgen: LoadGenRun | None = Field(default=None, description="The same deployment measured by MLPerf LoadGen.")
 
 
+class OptimizationMethod(Frozen):
+    """One optimization method a backend offers, as the controller sees it."""
+
+    name: str = Field(description="Method name, e.g. `static-int8`.")
+    description: str = Field(description="What it does, and with which tool.")
+    options: dict[str, str] = Field(default_factory=dict, description="Option name -> meaning and default.")
+    calibrated: bool = Field(default=False, description="Whether it needs calibration rows.")
+    labelled: bool = Field(default=False, description="Whether those rows need labels.")
+
+
 class BackendStatus(Frozen):
     """What a worker found about one registered backend: can it run here, and what does it take."""
 
@@ -284,6 +351,9 @@ class BackendStatus(Frozen):
     input_formats: tuple[str, ...] = Field(default=(), description="Model formats it takes (onnx, tflite, ...).")
     settings: tuple[str, ...] = Field(default=(), description="Names of the settings it takes.")
     deployment: bool = Field(default=True, description="False for a reference evaluator.")
+    methods: tuple[OptimizationMethod, ...] = Field(
+        default=(), description="The optimization methods its framework's tools offer here."
+    )
 
 
 class NodeSupport(Frozen):
@@ -316,3 +386,31 @@ class OperatorSupport(Frozen):
         default=(), description="What the framework refuses about the model as a whole (a device query, ...)."
     )
     error: str | None = Field(default=None, description="Why the check itself failed.")
+
+
+class OptimizeRequest(Frozen):
+    """What a worker is asked to make: an optimized model from an FP32 one, by one framework's method."""
+
+    schema_version: int = Field(default=SCHEMA_VERSION, description="Version of this record's schema.")
+    model: ModelRef = Field(description="The FP32 model.")
+    framework: str = Field(min_length=1, description="Backend whose tool optimizes it.")
+    method: str = Field(min_length=1, description="Method name, as the backend lists it.")
+    options: dict[str, SettingValue] = Field(default_factory=dict, description="Options of the method.")
+    calibration: str | None = Field(default=None, description="`.npz` with calibration rows `x` (and labels `y`).")
+    divergence: str | None = Field(
+        default=None, description="`.npz` with a few evaluation rows `x` for the per-tensor divergence."
+    )
+    output: str = Field(description="Folder the optimized model is written into.")
+
+
+class OptimizeReply(Frozen):
+    """What the worker made, or why it could not."""
+
+    schema_version: int = Field(default=SCHEMA_VERSION, description="Version of this record's schema.")
+    artifact: str | None = Field(default=None, description="Path of the optimized model.")
+    options: dict[str, SettingValue] = Field(default_factory=dict, description="Options, defaults resolved.")
+    tool: str | None = Field(default=None, description="The tool that made it, with its version.")
+    sparsity: float | None = Field(default=None, description="Share of zero weights reached (pruning).")
+    layers: tuple[LayerDivergence, ...] = Field(default=(), description="Per-tensor divergence, when measured.")
+    notes: tuple[str, ...] = Field(default=(), description="What the tool did.")
+    error: str | None = Field(default=None, description="Why nothing was made: a one-line reason.")

@@ -16,7 +16,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 
 from deploybench.core.errors import MeasurementError
-from deploybench.core.records import Fidelity, OutputFidelity
+from deploybench.core.records import Fidelity, Interval, OutputFidelity
 
 RELATIVE_ERROR_FLOOR = 1e-6
 """Smallest reference magnitude a relative error divides by: |a - b| / max(|b|, 1e-6).
@@ -31,6 +31,7 @@ def compare(
     reference: Sequence[Mapping[str, np.ndarray]],
     reference_name: str,
     labels: np.ndarray | None = None,
+    confidence: float = 0.95,
 ) -> Fidelity:
     """Compare outputs with the reference's, input by input, and summarize how far they drift.
 
@@ -38,7 +39,8 @@ def compare(
     names with the same shapes. The first output (in the reference's order) counts as class scores when
     it is a 2-D `[batch, classes]` matrix with at least two classes: then the share of rows with the same
     argmax is `top1_agreement`, and `labels` (one per row, over all inputs in order) give `accuracy` and
-    `reference_accuracy`. For any other first output both stay None. Raises MeasurementError on a
+    `reference_accuracy`, and their paired difference `accuracy_drop` with its `confidence` interval. For any
+    other first output these stay None. Raises MeasurementError on a
     mismatch of counts, names or shapes, and on a label count that does not match the rows.
     """
     if len(outputs) != len(reference):
@@ -64,7 +66,7 @@ def compare(
     first = names[0]
     scores = _class_scores([got[first] for got in outputs])
     reference_scores = _class_scores([want[first] for want in reference])
-    top1_agreement = accuracy = reference_accuracy = None
+    top1_agreement = accuracy = reference_accuracy = drop = None
     if scores is not None and reference_scores is not None:
         predicted = scores.argmax(axis=-1)
         expected = reference_scores.argmax(axis=-1)
@@ -73,6 +75,7 @@ def compare(
             truth = _labels_for(labels, len(predicted), first)
             accuracy = float(np.mean(predicted == truth))
             reference_accuracy = float(np.mean(expected == truth))
+            drop = accuracy_drop(expected == truth, predicted == truth, confidence)
     return Fidelity(
         reference=reference_name,
         inputs=len(reference),
@@ -80,6 +83,34 @@ def compare(
         top1_agreement=top1_agreement,
         accuracy=accuracy,
         reference_accuracy=reference_accuracy,
+        accuracy_drop=drop,
+    )
+
+
+def accuracy_drop(reference_correct: np.ndarray, correct: np.ndarray, confidence: float = 0.95) -> Interval:
+    """How much accuracy a deployment loses against its reference on the same rows, with a confidence interval.
+
+    The rows are paired (both ran on each), so only the discordant ones carry information: b rows the reference
+    got right and the deployment wrong, c the other way round. The drop is (b - c) / n; its interval is the Wald
+    interval of a difference of paired proportions after adding 1/2 to each of the four cells (Agresti and Min,
+    2005), which stays honest when no row disagrees, where the plain Wald interval collapses to a point.
+    """
+    from scipy.stats import norm
+
+    reference_correct, correct = np.asarray(reference_correct, bool), np.asarray(correct, bool)
+    n = reference_correct.size
+    b = float(np.count_nonzero(reference_correct & ~correct))
+    c = float(np.count_nonzero(~reference_correct & correct))
+    adjusted_n, adjusted_b, adjusted_c = n + 2.0, b + 0.5, c + 0.5
+    centre = (adjusted_b - adjusted_c) / adjusted_n
+    variance = ((adjusted_b + adjusted_c) - (adjusted_b - adjusted_c) ** 2 / adjusted_n) / adjusted_n**2
+    half = float(norm.ppf(0.5 + confidence / 2)) * variance**0.5
+    return Interval(
+        value=(b - c) / n if n else 0.0,
+        low=max(-1.0, centre - half),
+        high=min(1.0, centre + half),
+        confidence=confidence,
+        method="paired Wald, Agresti-Min (+1/2 per cell)",
     )
 
 

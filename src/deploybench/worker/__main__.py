@@ -2,7 +2,8 @@
 
 `python -m deploybench.worker --probe` instead writes the status of every registered backend as JSON, and
 `python -m deploybench.worker --support MODEL [NAME,...]` the operator support of every backend (or the named
-ones) that can say.
+ones) that can say, and `python -m deploybench.worker --optimize` reads an optimization request on stdin and
+writes its reply.
 """
 
 from __future__ import annotations
@@ -12,7 +13,8 @@ import os
 import sys
 from pathlib import Path
 
-from deploybench.core.records import JobSpec
+from deploybench.core.records import JobSpec, OptimizeRequest
+from deploybench.worker.optimizer import optimize_request
 from deploybench.worker.probe import probe_all
 from deploybench.worker.protocol import progress_line, result_line
 from deploybench.worker.runner import run_job
@@ -31,6 +33,10 @@ def main() -> None:
         only = frozenset(sys.argv[3].split(",")) if len(sys.argv) == 4 else None
         found = support_all(Path(sys.argv[2]), only)
         channel.write(json.dumps([s.model_dump(mode="json") for s in found]) + "\n")
+        return
+    if sys.argv[1:] == ["--optimize"]:
+        request = OptimizeRequest.model_validate_json(sys.stdin.read())
+        channel.write(optimize_request(request).model_dump_json() + "\n")
         return
     job = JobSpec.model_validate_json(sys.stdin.read())
 

@@ -22,7 +22,16 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from deploybench.core.errors import WorkerError
-from deploybench.core.records import BackendStatus, Failure, JobSpec, OperatorSupport, ResultRecord, Status
+from deploybench.core.records import (
+    BackendStatus,
+    Failure,
+    JobSpec,
+    OperatorSupport,
+    OptimizeReply,
+    OptimizeRequest,
+    ResultRecord,
+    Status,
+)
 from deploybench.worker.protocol import PROGRESS, RESULT, parse_line
 from deploybench.worker.provenance import provenance
 
@@ -206,6 +215,36 @@ def support_in_worker(
     arguments = ["--support", str(model.resolve()), *([",".join(only)] if only is not None else [])]
     found = _ask_worker(arguments, python, env, timeout_s, "check the operators")
     return [OperatorSupport.model_validate(item) for item in found]
+
+
+def optimize_in_worker(
+    request: OptimizeRequest,
+    python: str = sys.executable,
+    env: Mapping[str, str] | None = None,
+    timeout_s: float = 3600.0,
+) -> OptimizeReply:
+    """The optimized model a worker made (or why it could not), from its environment's framework tools."""
+    try:
+        done = subprocess.run(
+            [python, "-m", "deploybench.worker", "--optimize"],
+            input=request.model_dump_json(),
+            capture_output=True,
+            text=True,
+            env=dict(os.environ if env is None else env),
+            timeout=timeout_s,
+            check=False,
+        )
+    except subprocess.TimeoutExpired:
+        return OptimizeReply(error=f"{request.framework} {request.method}: still running after {timeout_s:.0f} s")
+    if done.returncode != 0:
+        tail = " | ".join(done.stderr.strip().splitlines()[-3:])
+        return OptimizeReply(
+            error=f"{request.framework} {request.method}: the worker ended with status {done.returncode}: {tail}"
+        )
+    try:
+        return OptimizeReply.model_validate_json(done.stdout.strip().splitlines()[-1])
+    except (ValueError, IndexError) as exc:
+        raise WorkerError(f"the optimizing worker wrote no valid reply: {exc}") from exc
 
 
 def _ask_worker(

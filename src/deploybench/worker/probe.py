@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from deploybench.backends.base import Backend, Optimizes
 from deploybench.backends.registry import load_backend, registered
 from deploybench.core.errors import DeploybenchError
-from deploybench.core.records import BackendStatus
+from deploybench.core.records import BackendStatus, OptimizationMethod
 
 
 def probe_all() -> list[BackendStatus]:
@@ -27,6 +28,23 @@ def probe_all() -> list[BackendStatus]:
                 input_formats=capabilities.input_formats,
                 settings=tuple(sorted(capabilities.settings)),
                 deployment=capabilities.deployment,
+                methods=_methods(backend) if probe.available else (),
             )
         )
     return statuses
+
+
+def _methods(backend: Backend) -> tuple[OptimizationMethod, ...]:
+    """The optimization methods the backend offers in this environment, by name."""
+    if not isinstance(backend, Optimizes):
+        return ()
+    return tuple(
+        OptimizationMethod(
+            name=name,
+            description=method.description,
+            options=method.options,
+            calibrated=method.calibrated,
+            labelled=method.labelled,
+        )
+        for name, method in sorted(backend.optimization_methods().items())
+    )

@@ -24,6 +24,7 @@ from deploybench.core.records import (
     JobSpec,
     LoadGenRun,
     Measurement,
+    ModelRef,
     Resources,
     ResultRecord,
     ScenarioKind,
@@ -110,7 +111,8 @@ def _measure(job: JobSpec, phases: _Phases, started: datetime) -> ResultRecord:
             session.close()
         phases.enter("fidelity")
         fidelity, unchecked = _fidelity(job, model, single, deployed, Path(workdir))
-        artifact_bytes = prepared.artifact.stat().st_size if prepared.artifact.is_file() else job.model.size_bytes
+        converted = prepared.artifact.is_file() and prepared.artifact.resolve() != model.resolve()
+        artifact_bytes = prepared.artifact.stat().st_size if converted else job.model.size_bytes
     inferences = sum(m.summary.count * m.batch_size for m in measurements)
     resources = Resources(
         prepare_s=prepared.prepare_s,
@@ -146,10 +148,14 @@ def _loadgen(
 
 
 def _checked_model(job: JobSpec) -> Path:
-    model = Path(job.model.path)
+    return _checked(job.model, "model")
+
+
+def _checked(ref: ModelRef, what: str) -> Path:
+    model = Path(ref.path)
     if not model.is_file():
-        raise ConfigurationError(f"{model}: no such model file", hint="give the path of a model file")
-    if file_sha256(model) != job.model.sha256:
+        raise ConfigurationError(f"{model}: no such {what} file", hint="give the path of a model file")
+    if file_sha256(model) != ref.sha256:
         raise ConfigurationError(f"{model}: the file changed since the job was planned", hint="run the job again")
     return model
 
@@ -236,7 +242,10 @@ def _measurement(
 def _fidelity(
     job: JobSpec, model: Path, single: InputSet, outputs: list[Feeds], workdir: Path
 ) -> tuple[Fidelity | None, list[str]]:
-    """The outputs against the reference's, or no fidelity and the warning why none could be checked."""
+    """The outputs against the reference's, or no fidelity and the warning why none could be checked; an
+    optimized model is checked against the FP32 model it was made from."""
+    if job.optimization is not None:
+        model = _checked(job.optimization.source, "the FP32 model it was optimized from")
     name = job.reference or _reference_for(model_format(model))
     if name is None:
         return None, [f"fidelity not checked: no reference evaluator for {model_format(model)} models is installed"]

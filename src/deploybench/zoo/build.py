@@ -205,3 +205,11 @@ def _ask(
 def _tail(text: str | list[str]) -> str:
     lines = text if isinstance(text, list) else text.strip().splitlines()
     return " | ".join(line.strip() for line in lines[-TAIL_LINES:] if line.strip()) or "no message"
+
+
+def held_out_data(artifact: ZooArtifact) -> Path | None:
+    """The rows the model was not trained on, saved beside it by its builder (`x`, and `y` when labelled), if any."""
+    if artifact.built.data is None:
+        return None
+    path = Path(artifact.path).parent / artifact.built.data
+    return path if path.is_file() else None

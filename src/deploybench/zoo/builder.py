@@ -42,6 +42,7 @@ def build(request: dict[str, Any]) -> Built:
     except Exception as exc:  # the exporter's own failure, whatever its type: named with the exporter
         raise ExportError(f"{_exporter_name(request)} cannot export it: {type(exc).__name__}: {_first(exc)}") from exc
     export_s = time.perf_counter() - start
+    data = _save_data(model, out.with_name(f"{request['name']}-data.npz"))
     names = ("torch", "onnx", *request["packages"])
     return Built(
         file=out.name,
@@ -55,7 +56,18 @@ def build(request: dict[str, Any]) -> Built:
         build_s=build_s,
         export_s=export_s,
         notes=model.notes,
+        data=data,
     )
+
+
+def _save_data(model: Model, path: Path) -> str | None:
+    """Write the model's held-out rows as `.npz` beside the artifact; their file name, or None without rows."""
+    import numpy as np
+
+    if model.data is None:
+        return None
+    np.savez(path, **{name: tensor.numpy() for name, tensor in model.data.items()})
+    return path.name
 
 
 def count(request: dict[str, Any]) -> int:

@@ -30,6 +30,9 @@ class Built(Frozen):
     build_s: float = Field(description="Seconds to build (and train) the module.")
     export_s: float = Field(description="Seconds to export it.")
     notes: tuple[str, ...] = ()
+    data: str | None = Field(
+        default=None, description="File name of the held-out rows (`x`, labels `y`) saved beside it (`.npz`)."
+    )
 
 
 class ZooArtifact(Frozen):

@@ -13,7 +13,9 @@ class Model:
     """A built network, ready to export.
 
     `inputs` are example inputs by name (the builder's own when the network needs particular values, else
-    seeded normal noise of the recipe's shape); `weights` says plainly where the weights come from.
+    seeded normal noise of the recipe's shape); `weights` says plainly where the weights come from; `data` holds
+    real rows for the single input that the network was not trained on (`x`, and labels `y` where known), for
+    calibration and evaluation.
     """
 
     module: Any
@@ -22,6 +24,7 @@ class Model:
     outputs: tuple[str, ...] = ("output",)
     metrics: dict[str, float] = field(default_factory=dict)
     notes: tuple[str, ...] = ()
+    data: dict[str, Any] | None = None
 
 
 RANDOM = "seeded random (seed 0): architecture only; latency and memory are meaningful, accuracy is not"

@@ -53,7 +53,10 @@ def digits_cnn(
         notes=(
             f"Test accuracy {accuracy:.4f} on {len(test_y)} held-out digits (stratified split, seed {seed}).",
             "The example input is the first held-out test digit.",
+            f"The {len(test_y)} held-out digits and their labels are saved beside the model, for calibration and "
+            "evaluation.",
         ),
+        data={"x": test_x.contiguous(), "y": test_y},
     )
 
 
@@ -144,7 +147,14 @@ def efficientnet_lite0(shape: tuple[int, ...]) -> Model:
         inputs={"image": photos["coffee"].repeat(shape[0], 1, 1, 1)},
         outputs=("logits",),
         metrics=_photo_metrics(probabilities),
-        notes=(f"Measured at {size}x{size}.", *_top1_notes(probabilities), "The example input is the coffee photo."),
+        notes=(
+            f"Measured at {size}x{size}.",
+            *_top1_notes(probabilities),
+            "The example input is the coffee photo.",
+            f"The {len(photos)} photographs, preprocessed, are saved beside the model (no labels: most have no "
+            "single ImageNet class), for calibration and evaluation by agreement with FP32.",
+        ),
+        data={"x": torch.cat(list(photos.values())).contiguous()},
     )
 
 

@@ -1,0 +1,119 @@
+"""`deploybench optimize`: make an INT8, FP16 or pruned model with a framework's own tool, then measure it beside
+the FP32 model on the same framework and the same evaluation rows, and say what it gained and what it cost."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from deploybench.campaign.optimization import evaluation_jobs, optimize_model, plan_data
+from deploybench.campaign.plan import model_ref
+from deploybench.cli.measure import execute
+from deploybench.cli.output import note, print_table
+from deploybench.cli.values import Database, parse_grid
+from deploybench.core.errors import ConfigurationError
+from deploybench.core.records import SettingValue, StoppingRule
+from deploybench.optimize.data import load_rows, split_rows
+from deploybench.report.optimization import describe, divergence_rows, fidelity_row
+from deploybench.worker.placement import Placer
+from deploybench.zoo.build import build_model, held_out_data
+
+ZOO_PREFIX = "zoo:"
+
+
+def optimize(
+    model: Annotated[
+        str | None, typer.Argument(help="FP32 ONNX model file, or zoo:NAME (its held-out rows are the default data).")
+    ] = None,
+    framework: Annotated[
+        str, typer.Option("--framework", "-F", help="Framework whose tool optimizes.")
+    ] = "onnxruntime",
+    method: Annotated[str, typer.Option(help="Method, e.g. static-int8 (see --list).")] = "dynamic-int8",
+    option: Annotated[
+        list[str] | None, typer.Option("--option", "-o", help="Method option NAME=VALUE (repeatable).")
+    ] = None,
+    data: Annotated[
+        Path | None, typer.Option(help="Rows: .npz with x (and labels y), or a folder of .npy files (one row each).")
+    ] = None,
+    calibration: Annotated[int, typer.Option(help="Rows drawn for calibration.")] = 100,
+    evaluate: Annotated[int, typer.Option(help="Other rows drawn for evaluation (never used to calibrate).")] = 200,
+    seed: Annotated[int, typer.Option(help="Seed of the permutation that draws the rows.")] = 0,
+    threads: Annotated[int, typer.Option(help="Threads of both deployments.")] = 1,
+    reference: Annotated[
+        str | None, typer.Option(help="Backend giving the FP32 reference outputs (default: the format's evaluator).")
+    ] = None,
+    min_samples: Annotated[int, typer.Option(help="Fewest timed samples.")] = 100,
+    max_duration: Annotated[float, typer.Option(help="Longest sampling, s.")] = 10.0,
+    list_methods: Annotated[bool, typer.Option("--list", help="List every framework's methods and options.")] = False,
+    campaign: Annotated[str, typer.Option(help="Store the results under this campaign name.")] = "optimize",
+    db: Database = None,
+) -> None:
+    """Optimize a model with one framework's own tool; measure it against FP32 (latency, size, memory, accuracy
+    and its drop, agreement, output errors, and the tensors where divergence enters)."""
+    placer = Placer()
+    if list_methods:
+        _list(placer)
+        return
+    if model is None:
+        raise ConfigurationError("give the model to optimize", hint="deploybench optimize model.onnx -F onnxruntime")
+    path, default_data = _model(model)
+    rows = load_rows(data or _required(default_data, model))
+    split = split_rows(rows, calibration, evaluate, seed)
+    plan = plan_data(rows, split)
+    source = model_ref(path)
+    options: dict[str, SettingValue] = {name: values[0] for name, values in parse_grid(option or []).items()}
+    entry = optimize_model(source, framework, method, options, plan, placer, echo=note)
+    note(f"made {entry.artifact.path}: {describe(entry.optimization)}")
+    note(f"evaluation: {plan.evaluation.samples} rows ({plan.evaluation.rows}) of {plan.evaluation.source}")
+    fp32_job, optimized_job = evaluation_jobs(
+        source,
+        entry,
+        plan.evaluation,
+        {"threads": threads},
+        StoppingRule(min_samples=min_samples, max_duration_s=max_duration),
+        reference,
+    )
+    results = execute([fp32_job, optimized_job], campaign, retry_failed=False, db=db, placer=placer)
+    (fp32_id, fp32), (optimized_id, optimized) = results
+    row = {"A (FP32)": f"result {fp32_id}", "B": f"result {optimized_id}", **fidelity_row(fp32, optimized)}
+    print_table("the optimized deployment (B) against FP32 (A), same framework, same rows", list(row), [row])
+    layers = divergence_rows(entry.optimization.layers)
+    if layers:
+        print_table(
+            f"where outputs drift from FP32, per tensor ({len(entry.optimization.layers)} compared)",
+            list(layers[0]),
+            layers,
+        )
+
+
+def _model(given: str) -> tuple[Path, Path | None]:
+    """The model file, and the rows its zoo builder held out, if any."""
+    if not given.startswith(ZOO_PREFIX):
+        return Path(given), None
+    artifact = build_model(given.removeprefix(ZOO_PREFIX), "onnx", echo=note)
+    return Path(artifact.path), held_out_data(artifact)
+
+
+def _required(default: Path | None, model: str) -> Path:
+    if default is None:
+        raise ConfigurationError(
+            f"{model}: no data to calibrate and evaluate on", hint="give --data rows.npz (x, and labels y)"
+        )
+    return default
+
+
+def _list(placer: Placer) -> None:
+    rows = [
+        {
+            "framework": status.name,
+            "method": method.name,
+            "needs": "labelled rows" if method.labelled else ("rows" if method.calibrated else ""),
+            "what": method.description,
+            "options": "; ".join(f"{name}: {meaning}" for name, meaning in method.options.items()),
+        }
+        for status in placer.placed_statuses("onnx")
+        for method in status.methods
+    ]
+    print_table("optimization methods, for an ONNX model, where each framework runs", list(rows[0]), rows)

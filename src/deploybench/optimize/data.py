@@ -1,0 +1,133 @@
+"""The rows a user gives for calibration and evaluation, drawn into two disjoint sets that are each written as a
+file of their own and recorded (hash, count, which rows), so that a result says exactly what it was measured on."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from deploybench.core.errors import ConfigurationError
+from deploybench.core.hashing import file_sha256
+from deploybench.core.records import DataSplit
+
+
+@dataclass(frozen=True)
+class Rows:
+    """Rows for a model's single input, their labels when known, and where they came from."""
+
+    x: np.ndarray
+    y: np.ndarray | None
+    source: str
+    sha256: str
+
+
+def load_rows(path: Path) -> Rows:
+    """Rows from an `.npz` file (array `x`, optional labels `y`) or a folder of `.npy` files (one row each, in
+    name order, no labels); every problem is a one-line error naming the file and what to do."""
+    if path.is_dir():
+        x, y = _from_folder(path), None
+    elif path.is_file():
+        x, y = _from_npz(path)
+    else:
+        raise ConfigurationError(f"{path}: no such data file or folder", hint="give an .npz file or a folder of .npy")
+    if x.dtype.kind not in "fiub" or x.ndim < 1:
+        raise ConfigurationError(f"{path}: `x` holds {x.dtype} values", hint="give numeric rows, e.g. float32")
+    if len(x) == 0:
+        raise ConfigurationError(f"{path}: no rows", hint="give at least one row")
+    if y is not None and (y.ndim != 1 or len(y) != len(x)):
+        raise ConfigurationError(
+            f"{path}: {y.size} labels `y` for {len(x)} rows `x`", hint="give one integer label per row"
+        )
+    return Rows(x=np.ascontiguousarray(x), y=y, source=str(path), sha256=_rows_sha256(x, y))
+
+
+def _from_npz(path: Path) -> tuple[np.ndarray, np.ndarray | None]:
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            if "x" not in archive:
+                raise ConfigurationError(
+                    f"{path}: no array `x`", hint="save the rows as numpy.savez(path, x=rows, y=labels)"
+                )
+            return archive["x"], (archive.get("y", None))
+    except (OSError, ValueError) as exc:
+        raise ConfigurationError(f"{path}: not a readable .npz file ({exc})", hint="give an .npz file") from exc
+
+
+def _from_folder(path: Path) -> np.ndarray:
+    files = sorted(path.glob("*.npy"))
+    if not files:
+        raise ConfigurationError(f"{path}: the folder holds no .npy file", hint="put one .npy file per row in it")
+    rows = []
+    for file in files:
+        try:
+            rows.append(np.load(file, allow_pickle=False))
+        except (OSError, ValueError) as exc:
+            raise ConfigurationError(f"{file}: not a readable .npy file ({exc})") from exc
+        if rows[-1].shape != rows[0].shape or rows[-1].dtype != rows[0].dtype:
+            raise ConfigurationError(
+                f"{file}: {rows[-1].dtype} {rows[-1].shape}, unlike {files[0].name} ({rows[0].dtype} {rows[0].shape})",
+                hint="every row file must have the same shape and type",
+            )
+    return np.stack(rows)
+
+
+def _rows_sha256(x: np.ndarray, y: np.ndarray | None) -> str:
+    """SHA-256 of the rows' values, shape and type (and the labels'), whatever file they were read from."""
+    digest = hashlib.sha256()
+    for array in (x, y):
+        if array is not None:
+            digest.update(f"{array.dtype.str}{array.shape}".encode())
+            digest.update(np.ascontiguousarray(array).tobytes())
+    return digest.hexdigest()
+
+
+@dataclass(frozen=True)
+class Split:
+    """Calibration and evaluation row indices into the same rows: disjoint by construction."""
+
+    calibration: np.ndarray
+    evaluation: np.ndarray
+    seed: int
+
+
+def split_rows(rows: Rows, calibration: int, evaluation: int, seed: int = 0) -> Split:
+    """`calibration` rows and `evaluation` other rows, drawn by one seeded permutation: the first rows of the
+    permutation calibrate, the next ones evaluate, so no row does both. Asking for more rows than there are is
+    an error that says how many there are."""
+    if calibration < 0 or evaluation < 1:
+        raise ConfigurationError(
+            f"{calibration} calibration and {evaluation} evaluation rows", hint="evaluate on at least one row"
+        )
+    if calibration + evaluation > len(rows.x):
+        raise ConfigurationError(
+            f"{rows.source}: {calibration} calibration + {evaluation} evaluation rows asked, it holds {len(rows.x)}",
+            hint="ask for fewer rows (they never overlap), or give more data",
+        )
+    order = np.random.default_rng(seed).permutation(len(rows.x))
+    return Split(order[:calibration], order[calibration : calibration + evaluation], seed)
+
+
+def write_rows(rows: Rows, indices: np.ndarray, folder: Path, purpose: str, seed: int, offset: int) -> DataSplit:
+    """The chosen rows (and labels) written as `<purpose>-<sha>.npz` in folder, and their record."""
+    buffer = io.BytesIO()
+    arrays = {"x": rows.x[indices], **({"y": rows.y[indices]} if rows.y is not None else {})}
+    np.savez(buffer, **arrays)
+    content = buffer.getvalue()
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{purpose}-{hashlib.sha256(content).hexdigest()[:16]}.npz"
+    if not path.is_file() or file_sha256(path) != hashlib.sha256(content).hexdigest():
+        temporary = path.with_suffix(".partial")
+        temporary.write_bytes(content)
+        temporary.replace(path)
+    return DataSplit(
+        path=str(path.resolve()),
+        sha256=file_sha256(path),
+        samples=len(indices),
+        source=rows.source,
+        source_sha256=rows.sha256,
+        rows=f"rows {offset} to {offset + len(indices) - 1} of a permutation of all {len(rows.x)}, seed {seed}",
+    )

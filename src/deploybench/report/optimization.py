@@ -1,0 +1,90 @@
+"""What an optimization costs and gains, as table rows: an optimized deployment beside its FP32 one on the same
+framework and rows (latency, size and memory ratios, accuracy and its drop, agreement, output errors), and the
+tensors where its outputs start to drift from the FP32 model's."""
+
+from __future__ import annotations
+
+from deploybench.core.records import LayerDivergence, Optimization, ResultRecord, Status
+from deploybench.report.compare import compare
+
+DRIFT_SQNR_DB = 30.0
+"""A tensor below this signal to quantization noise ratio (about 3 % RMS error) is where divergence shows."""
+
+
+def describe(optimization: Optimization) -> str:
+    """The method, its options and the tool, in one line."""
+    options = ", ".join(f"{k}={v}" for k, v in sorted(optimization.options.items()))
+    calibration = f"; {optimization.calibration.samples} calibration rows" if optimization.calibration else ""
+    return (
+        f"{optimization.framework} {optimization.method} ({options or 'defaults'}) by {optimization.tool}{calibration}"
+    )
+
+
+def fidelity_row(fp32: ResultRecord, optimized: ResultRecord) -> dict[str, str]:
+    """One optimized deployment against its FP32 deployment: B/A ratios and fidelity against FP32 outputs."""
+    optimization = optimized.job.optimization
+    row = {
+        "framework": optimized.job.framework,
+        "method": optimization.method if optimization else "fp32",
+    }
+    if fp32.status is not Status.OK or optimized.status is not Status.OK:
+        failed = optimized if optimized.status is not Status.OK else fp32
+        reason = failed.failure.message if failed.failure else "failed"
+        return {**row, "status": f"failed: {reason}"}
+    latency = compare(fp32, optimized)[0]
+    fp32_resources, resources = fp32.resources, optimized.resources
+    row |= {
+        "latency B/A": f"{latency.ratio:.3f} [{latency.ratio_ci_low:.3f}, {latency.ratio_ci_high:.3f}]",
+        "size B/A": _ratio(
+            resources.artifact_size_bytes if resources else None,
+            fp32_resources.artifact_size_bytes if fp32_resources else None,
+        ),
+        "peak memory B/A": _ratio(
+            resources.peak_rss_bytes if resources else None, fp32_resources.peak_rss_bytes if fp32_resources else None
+        ),
+    }
+    fidelity = optimized.fidelity
+    if fidelity is None:
+        return {**row, "status": "ok, fidelity not checked"}
+    drop = fidelity.accuracy_drop
+    outputs = fidelity.outputs
+    return row | {
+        "rows": str(fidelity.inputs),
+        "accuracy (FP32)": (
+            f"{fidelity.accuracy:.4f} ({fidelity.reference_accuracy:.4f})"
+            if fidelity.accuracy is not None and fidelity.reference_accuracy is not None
+            else ""
+        ),
+        "drop [95% CI]": (
+            f"{drop.value * 100:+.2f} pt [{drop.low * 100:+.2f}, {drop.high * 100:+.2f}]" if drop is not None else ""
+        ),
+        "top-1 agreement": f"{fidelity.top1_agreement:.4f}" if fidelity.top1_agreement is not None else "",
+        "cosine (worst output)": f"{min(o.cosine_similarity for o in outputs):.6f}",
+        "max abs err": f"{max(o.max_abs_error for o in outputs):.3g}",
+        "mean abs err": f"{max(o.mean_abs_error for o in outputs):.3g}",
+        "status": "ok",
+    }
+
+
+def divergence_rows(layers: tuple[LayerDivergence, ...], limit: int = 8) -> list[dict[str, str]]:
+    """The first tensor that drifts past DRIFT_SQNR_DB, then the worst tensors by SQNR, in model order."""
+    noisy = [layer for layer in layers if layer.sqnr_db is not None]
+    first = next((layer for layer in noisy if layer.sqnr_db is not None and layer.sqnr_db < DRIFT_SQNR_DB), None)
+    worst = sorted(noisy, key=lambda layer: layer.sqnr_db if layer.sqnr_db is not None else 0.0)[:limit]
+    chosen = ([first] if first is not None else []) + [layer for layer in worst if layer is not first]
+    order = {layer.tensor: index for index, layer in enumerate(layers)}
+    return [
+        {
+            "position": f"{order[layer.tensor] + 1} of {len(layers)}",
+            "tensor": layer.tensor,
+            "operator": layer.op_type,
+            "SQNR dB": f"{layer.sqnr_db:.1f}" if layer.sqnr_db is not None else "exact",
+            "cosine": f"{layer.cosine_similarity:.6f}",
+            "note": "divergence enters here" if layer is first else "",
+        }
+        for layer in sorted(chosen[: limit + 1], key=lambda layer: order[layer.tensor])
+    ]
+
+
+def _ratio(value: float | None, base: float | None) -> str:
+    return f"{value / base:.3f}" if value is not None and base else ""
