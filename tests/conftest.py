@@ -66,3 +66,9 @@ def cli(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> 
 def _results_in_tmp(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """Commands that keep what they find (`analyze`, `compliance`, runs) write to a database of the test's own."""
     monkeypatch.setenv("DEPLOYBENCH_DB", f"sqlite:///{tmp_path / 'default-results.db'}")
+
+
+@pytest.fixture(autouse=True)
+def _optimized_in_tmp(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Optimized models and their data rows go to a store of the test's own."""
+    monkeypatch.setenv("DEPLOYBENCH_OPTIMIZED", str(tmp_path / "optimized"))

@@ -89,7 +89,7 @@ def test_onnx2tf_failures_name_the_node_and_the_reason() -> None:
     assert conversion_failure(log) == "at node `sng_DFT_1`: DFT input last dimension must be 1 or 2."
     assert conversion_failure("Traceback\nSystemExit: 1\n") == "SystemExit: 1"
     keras = (
-        "\x1b[31mERROR:\x1b[0m The trace log is below.\nTraceback (most recent call last):\n  File \"x.py\"\n"
+        '\x1b[31mERROR:\x1b[0m The trace log is below.\nTraceback (most recent call last):\n  File "x.py"\n'
         "ValueError: Exception encountered when calling layer 'tf.concat_6' (type TFOpLambda).\n\n"
         "Dimension 1 in both shapes must be equal, but are 80 and 40.\n\n"
         "Call arguments received by layer 'tf.concat_6' (type TFOpLambda):\n  • axis=1\n  • name='wa/head/Concat_6'\n"

@@ -138,3 +138,34 @@ def test_non_numeric_output_is_refused() -> None:
     strings = [{"label": np.array(["cat", "dog"])}]
     with pytest.raises(MeasurementError, match=r"output `label` cannot be compared as numbers"):
         compare(strings, strings, "ref")
+
+
+def test_the_accuracy_drop_and_its_interval_are_the_paired_agresti_min_ones() -> None:
+    from deploybench.measure.fidelity import accuracy_drop
+
+    # 10 rows: the reference is right and the deployment wrong on 3, the other way round on 1, both agree on 6.
+    reference = np.array([1, 1, 1, 0, 1, 1, 1, 1, 0, 0], bool)
+    deployed = np.array([0, 0, 0, 1, 1, 1, 1, 1, 0, 0], bool)
+    drop = accuracy_drop(reference, deployed, 0.95)
+    # By hand: (b - c) / n = (3 - 1) / 10; adding 1/2 per cell, n' = 12, b' = 3.5, c' = 1.5:
+    # centre = 2 / 12, variance = (5 - 2**2 / 12) / 12**2, half width = 1.959964 * sqrt(variance).
+    half = 1.959963984540054 * ((5 - 4 / 12) / 144) ** 0.5
+    assert drop.value == pytest.approx(0.2)
+    assert drop.low == pytest.approx(2 / 12 - half) and drop.high == pytest.approx(2 / 12 + half)
+    assert drop.low == pytest.approx(-0.18617, abs=1e-5) and drop.high == pytest.approx(0.51950, abs=1e-5)
+
+
+def test_without_disagreement_the_drop_is_zero_with_an_interval_that_is_not_a_point() -> None:
+    from deploybench.measure.fidelity import accuracy_drop
+
+    same = np.ones(200, bool)
+    drop = accuracy_drop(same, same)
+    assert drop.value == 0.0 and drop.low < 0 < drop.high and drop.high < 0.02
+
+
+def test_labels_give_the_drop_in_the_fidelity_record() -> None:
+    scores = [{"p": np.array([[0.9, 0.1], [0.2, 0.8], [0.6, 0.4]])}]
+    reference = [{"p": np.array([[0.8, 0.2], [0.3, 0.7], [0.3, 0.7]])}]
+    fidelity = compare(scores, reference, "ref", labels=np.array([0, 1, 1]))
+    assert fidelity.accuracy == pytest.approx(2 / 3) and fidelity.reference_accuracy == 1.0
+    assert fidelity.accuracy_drop is not None and fidelity.accuracy_drop.value == pytest.approx(1 / 3)

@@ -178,15 +178,19 @@ def _require_quantized(model: Path, output: Path, method: str) -> None:
 
 
 def _to_fp16(model: Path, output: Path, keep_io_types: bool) -> None:
+    """The converter appends the casts of kept float32 inputs after the nodes that read them: ONNX Runtime's own
+    graph helper puts the nodes back in topological order, as the ONNX checker requires."""
     import onnx
     from onnxruntime.transformers.float16 import convert_float_to_float16
+    from onnxruntime.transformers.onnx_model import OnnxModel
 
     loaded = onnx.load(str(model))
     try:
-        converted = convert_float_to_float16(loaded, keep_io_types=keep_io_types)
+        converted = OnnxModel(convert_float_to_float16(loaded, keep_io_types=keep_io_types))
+        converted.topological_sort()
     except Exception as exc:
         raise BackendError(f"onnxruntime float16 cannot convert {model.name}: {exc}") from exc
-    onnx.save_model(converted, str(output))
+    onnx.save_model(converted.model, str(output))
 
 
 def _input_name(model: Path) -> str:

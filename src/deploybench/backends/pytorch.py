@@ -25,7 +25,16 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, ClassVar
 
-from deploybench.backends.base import Capabilities, Prepared, Probe, installed_package
+from deploybench.backends import pytorch_prune
+from deploybench.backends.base import (
+    Calibration,
+    Capabilities,
+    Method,
+    OptimizedModel,
+    Prepared,
+    Probe,
+    installed_package,
+)
 from deploybench.backends.pytorch_onnx import (
     CONVERTED_ARTIFACT,
     convert_onnx,
@@ -107,6 +116,23 @@ class TorchBackend:
         signature = read_signature(program, prepared.artifact, self.name)
         set_threads(int(prepared.settings["threads"]), self.name)
         return TorchSession(self.name, flat_forward(program, program.module()), signature, inference)
+
+    def optimization_methods(self) -> dict[str, Method]:
+        """Unstructured and channel pruning of an ONNX model, where onnx2torch is installed."""
+        return pytorch_prune.METHODS if converts_onnx() else {}
+
+    def optimize(
+        self,
+        model: Path,
+        method: str,
+        options: dict[str, SettingValue],
+        calibration: Calibration | None,
+        workdir: Path,
+    ) -> OptimizedModel:
+        """The ONNX model pruned by torch.nn.utils.prune and exported back to ONNX."""
+        if model_format(model) != "onnx":
+            raise BackendError(f"torch: {model.name}: pruning starts from an ONNX model", hint="give the .onnx model")
+        return pytorch_prune.prune(model, method, options, workdir)
 
 
 class TorchScriptBackend:

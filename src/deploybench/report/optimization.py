@@ -33,6 +33,8 @@ def fidelity_row(fp32: ResultRecord, optimized: ResultRecord) -> dict[str, str]:
         return {**row, "status": f"failed: {reason}"}
     latency = compare(fp32, optimized)[0]
     fp32_resources, resources = fp32.resources, optimized.resources
+    if optimization is not None and optimization.sparsity is not None:
+        row["sparsity"] = f"{optimization.sparsity:.3f}"
     row |= {
         "latency B/A": f"{latency.ratio:.3f} [{latency.ratio_ci_low:.3f}, {latency.ratio_ci_high:.3f}]",
         "size B/A": _ratio(
