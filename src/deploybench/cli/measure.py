@@ -125,10 +125,15 @@ def _zoo_file(name: str, reduced: bool) -> Path:
 
 
 def execute(
-    jobs: list[JobSpec], campaign: str | None, retry_failed: bool, db: str | None, placer: Placer | None = None
+    jobs: list[JobSpec],
+    campaign: str | None,
+    retry_failed: bool,
+    db: str | None,
+    placer: Placer | None = None,
+    raise_on_failure: bool = True,
 ) -> list[tuple[int, ResultRecord]]:
     """Run the jobs not stored yet, print the side-by-side table of every job's newest result, and
-    raise when a job failed."""
+    raise when a job failed (unless told not to: a search keeps its failed points)."""
     with ResultStore.open(db) as store:
         try:
             with campaign_progress(len(jobs)) as progress:
@@ -156,6 +161,6 @@ def execute(
         for warning in record.warnings:
             note(f"warning: result {result_id}: {warning}")
     failed = sum(1 for _, record in results if record.failure)
-    if failed:
+    if failed and raise_on_failure:
         raise DeploybenchError(f"{failed} of {len(results)} job(s) failed", hint="see the errors above")
     return results

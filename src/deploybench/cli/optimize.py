@@ -10,13 +10,15 @@ import typer
 
 from deploybench.campaign.optimization import evaluation_jobs, optimize_model, plan_data
 from deploybench.campaign.plan import model_ref
+from deploybench.campaign.search import Planned, judge, plan_search
 from deploybench.cli.measure import execute
 from deploybench.cli.output import note, print_table
-from deploybench.cli.values import Database, parse_grid
+from deploybench.cli.values import Database, parse_grid, split_names
 from deploybench.core.errors import ConfigurationError
 from deploybench.core.records import SettingValue, StoppingRule
 from deploybench.optimize.data import load_rows, split_rows
-from deploybench.report.optimization import describe, divergence_rows, fidelity_row
+from deploybench.optimize.space import load_space
+from deploybench.report.optimization import describe, divergence_rows, fidelity_row, search_rows
 from deploybench.worker.placement import Placer
 from deploybench.zoo.build import build_model, held_out_data
 
@@ -40,13 +42,27 @@ def optimize(
     calibration: Annotated[int, typer.Option(help="Rows drawn for calibration.")] = 100,
     evaluate: Annotated[int, typer.Option(help="Other rows drawn for evaluation (never used to calibrate).")] = 200,
     seed: Annotated[int, typer.Option(help="Seed of the permutation that draws the rows.")] = 0,
-    threads: Annotated[int, typer.Option(help="Threads of both deployments.")] = 1,
+    threads: Annotated[str, typer.Option(help="Threads of the deployments (a list, e.g. 1,2, with --search).")] = "1",
     reference: Annotated[
         str | None, typer.Option(help="Backend giving the FP32 reference outputs (default: the format's evaluator).")
     ] = None,
     min_samples: Annotated[int, typer.Option(help="Fewest timed samples.")] = 100,
     max_duration: Annotated[float, typer.Option(help="Longest sampling, s.")] = 10.0,
     list_methods: Annotated[bool, typer.Option("--list", help="List every framework's methods and options.")] = False,
+    search: Annotated[
+        bool, typer.Option(help="Explore every framework x method x options x settings x batch; keep the Pareto front.")
+    ] = False,
+    space: Annotated[Path | None, typer.Option(help="Search space YAML (default: the built-in one).")] = None,
+    frameworks: Annotated[
+        str | None, typer.Option(help="Search only these frameworks, e.g. onnxruntime,openvino.")
+    ] = None,
+    batch: Annotated[str, typer.Option(help="Batch sizes searched, e.g. 1,8.")] = "1",
+    min_agreement: Annotated[
+        float | None, typer.Option(help="Keep points whose top-1 agreement (else cosine) with FP32 is at least this.")
+    ] = None,
+    max_accuracy_drop: Annotated[
+        float | None, typer.Option(help="Keep points whose accuracy drop, in percentage points, is at most this.")
+    ] = None,
     campaign: Annotated[str, typer.Option(help="Store the results under this campaign name.")] = "optimize",
     db: Database = None,
 ) -> None:
@@ -63,6 +79,22 @@ def optimize(
     split = split_rows(rows, calibration, evaluate, seed)
     plan = plan_data(rows, split)
     source = model_ref(path)
+    stopping = StoppingRule(min_samples=min_samples, max_duration_s=max_duration)
+    if search:
+        planned = plan_search(
+            source,
+            load_space(space),
+            plan,
+            placer,
+            _integers(threads, "--threads"),
+            _integers(batch, "--batch"),
+            stopping,
+            reference,
+            split_names(frameworks) or None,
+            echo=note,
+        )
+        _searched(planned, campaign, db, placer, min_agreement, max_accuracy_drop)
+        return
     options: dict[str, SettingValue] = {name: values[0] for name, values in parse_grid(option or []).items()}
     entry = optimize_model(source, framework, method, options, plan, placer, echo=note)
     note(f"made {entry.artifact.path}: {describe(entry.optimization)}")
@@ -71,8 +103,8 @@ def optimize(
         source,
         entry,
         plan.evaluation,
-        {"threads": threads},
-        StoppingRule(min_samples=min_samples, max_duration_s=max_duration),
+        {"threads": _integers(threads, "--threads")[0]},
+        stopping,
         reference,
     )
     results = execute([fp32_job, optimized_job], campaign, retry_failed=False, db=db, placer=placer)
@@ -117,3 +149,33 @@ def _list(placer: Placer) -> None:
         for method in status.methods
     ]
     print_table("optimization methods, for an ONNX model, where each framework runs", list(rows[0]), rows)
+
+
+def _integers(text: str, option: str) -> list[int]:
+    values = [value for value in parse_grid([f"v={text}"])["v"]]
+    if not values or any(isinstance(v, bool) or not isinstance(v, int) or v < 1 for v in values):
+        raise ConfigurationError(f"{option} `{text}`: give positive integers", hint=f"e.g. {option} 1,2")
+    return [int(v) for v in values]
+
+
+def _searched(
+    planned: Planned,
+    campaign: str,
+    db: str | None,
+    placer: Placer,
+    min_agreement: float | None,
+    max_accuracy_drop: float | None,
+) -> None:
+    """Measure the planned points (those stored already are shown, not run again) and print them with the front."""
+    for line in planned.skipped:
+        note(f"skipped {line}")
+    for variant, reason in planned.failed:
+        note(f"failed point {variant.label}: {reason}")
+    jobs = [job for _, job in planned.jobs]
+    results = execute(jobs, campaign, retry_failed=False, db=db, placer=placer, raise_on_failure=False) if jobs else []
+    by_key = {record.job.key(): record for _, record in results}
+    measured = [(variant, by_key[job.key()]) for variant, job in planned.jobs if job.key() in by_key]
+    outcomes, front = judge(measured, min_agreement, max_accuracy_drop)
+    rows = search_rows(outcomes, front)
+    explored = len(outcomes) + len(planned.failed)
+    print_table(f"{explored} point(s) explored, {len(front)} on the Pareto front", list(rows[0]), rows)

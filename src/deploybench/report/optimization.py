@@ -4,7 +4,10 @@ tensors where its outputs start to drift from the FP32 model's."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from deploybench.core.records import LayerDivergence, Optimization, ResultRecord, Status
+from deploybench.optimize.pareto import Outcome, Point
 from deploybench.report.compare import compare
 
 DRIFT_SQNR_DB = 30.0
@@ -90,3 +93,30 @@ def divergence_rows(layers: tuple[LayerDivergence, ...], limit: int = 8) -> list
 
 def _ratio(value: float | None, base: float | None) -> str:
     return f"{value / base:.3f}" if value is not None and base else ""
+
+
+def search_rows(outcomes: Sequence[Outcome], front: Sequence[Point]) -> list[dict[str, str]]:
+    """Every point of a search, fastest first: its figures, whether it keeps the constraints, and whether it is
+    on the Pareto front."""
+    on_front = {id(point) for point in front}
+    ordered = sorted(outcomes, key=lambda o: o.point.latency_us if o.point else float("inf"))
+    rows = []
+    for outcome in ordered:
+        point, fidelity = outcome.point, outcome.record.fidelity
+        drop = fidelity.accuracy_drop if fidelity else None
+        settings = ", ".join(f"{k}={v}" for k, v in sorted(outcome.record.job.settings.items()))
+        rows.append(
+            {
+                "variant": outcome.variant.label,
+                "settings": settings,
+                "batch": str(outcome.batch),
+                "us/input": f"{point.latency_us:.1f}" if point else "",
+                "peak MiB": f"{point.memory_bytes / 2**20:.0f}" if point else "",
+                "size MB": f"{point.size_bytes / 1e6:.2f}" if point else "",
+                "fidelity": f"{point.fidelity:.4f}" if point else "",
+                "acc drop pt": f"{drop.value * 100:+.2f}" if drop else "",
+                "constraints": outcome.refused or "kept",
+                "Pareto": "yes" if point is not None and id(point) in on_front else "",
+            }
+        )
+    return rows
