@@ -22,6 +22,9 @@ and Egyptian cat (285). The others have no ImageNet class (astronaut, rocket, a 
 CROP_PCT = 0.875
 """timm's evaluation resize for tf_efficientnet_lite0: the shorter side to size / 0.875, then a centre crop."""
 
+CROPS = (1.0, 0.875, 0.75, 0.65, 0.55)
+"""Centre-crop shares of the views saved as the model's data rows: more real inputs than the seven photos."""
+
 
 def digits_cnn(
     shape: tuple[int, ...],
@@ -151,10 +154,11 @@ def efficientnet_lite0(shape: tuple[int, ...]) -> Model:
             f"Measured at {size}x{size}.",
             *_top1_notes(probabilities),
             "The example input is the coffee photo.",
-            f"The {len(photos)} photographs, preprocessed, are saved beside the model (no labels: most have no "
-            "single ImageNet class), for calibration and evaluation by agreement with FP32.",
+            f"{len(CROPS) * 2} views of each of the {len(photos)} photographs (centre crops of {len(CROPS)} sizes, "
+            "each also mirrored), preprocessed, are saved beside the model for calibration and evaluation by "
+            "agreement with FP32 (no labels: most photos have no single ImageNet class).",
         ),
-        data={"x": torch.cat(list(photos.values())).contiguous()},
+        data={"x": _views(_photos(), size)},
     )
 
 
@@ -188,15 +192,29 @@ def _photos() -> dict[str, Any]:
     return {name: np.stack([image] * 3, axis=-1) if image.ndim == 2 else image for name, image in found.items()}
 
 
-def _preprocess(image: Any, size: int) -> Any:
+def _preprocess(image: Any, size: int, crop_pct: float = CROP_PCT, mirrored: bool = False) -> Any:
     """timm's evaluation transform for this network at `size`: one normalized tensor [1, 3, size, size]."""
-    from PIL import Image
+    from PIL import Image, ImageOps
     from timm.data import create_transform
 
     transform = create_transform(
-        input_size=(3, size, size), interpolation="bicubic", mean=(0.5,) * 3, std=(0.5,) * 3, crop_pct=CROP_PCT
+        input_size=(3, size, size), interpolation="bicubic", mean=(0.5,) * 3, std=(0.5,) * 3, crop_pct=crop_pct
     )
-    return transform(Image.fromarray(image)).unsqueeze(0)
+    picture = Image.fromarray(image)
+    return transform(ImageOps.mirror(picture) if mirrored else picture).unsqueeze(0)
+
+
+def _views(photos: dict[str, Any], size: int) -> Any:
+    """Every photo at every crop of CROPS, plain and mirrored, as one tensor [views, 3, size, size]."""
+    import torch
+
+    views = [
+        _preprocess(image, size, crop, mirrored)
+        for image in photos.values()
+        for crop in CROPS
+        for mirrored in (False, True)
+    ]
+    return torch.cat(views).contiguous()
 
 
 def _photo_metrics(probabilities: dict[str, Any]) -> dict[str, float]:
