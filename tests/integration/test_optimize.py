@@ -224,3 +224,50 @@ def test_a_pruning_ratio_outside_zero_to_one_is_refused(cli: Run, model: tuple[P
         "--method", "prune-channels", "-o", "amount=1.0",
     )  # fmt: skip
     assert status != 0 and "`amount` = 1.0 is outside [0, 1)" in err
+
+
+def test_a_search_stores_every_point_resumes_and_keeps_the_pareto_front(
+    cli: Run, model: tuple[Path, Path], tmp_path: Path
+) -> None:
+    space = tmp_path / "space.yaml"
+    space.write_text(
+        "frameworks:\n  onnxruntime:\n    settings: {graph_optimization: [basic, all]}\n"
+        "    methods: {dynamic-int8: [{}], fp16: [{}], static-int8: [{calibration: guess}]}\n",
+        encoding="utf-8",
+    )
+    arguments = [
+        "optimize", str(model[0]), "--data", str(model[1]), "--calibration", "40", "--evaluate", "50", "--search",
+        "--space", str(space), "--min-agreement", "0.9", "--min-samples", "20", "--max-duration", "0.5",
+    ]  # fmt: skip
+    status, out, err = cli(*arguments)
+    assert status == 0, err
+    assert "7 point(s) explored" in out and "on the Pareto front" in out
+    assert "failed point onnxruntime static-int8 (calibration=guess): onnxruntime: `calibration` = 'guess'" in err
+    assert out.count("onnxruntime fp32") == 2 and out.count("onnxruntime dynamic-int8") == 2
+    status, out, err = cli(*arguments)
+    assert status == 0 and "6 job(s) already stored" in err and "7 point(s) explored" in out
+
+
+def test_a_malformed_search_space_is_named(cli: Run, model: tuple[Path, Path], tmp_path: Path) -> None:
+    space = tmp_path / "space.yaml"
+    space.write_text("frameworks:\n  onnxruntime:\n    methods: {fp16: {}}\n", encoding="utf-8")
+    status, _, err = cli(
+        "optimize", str(model[0]), "--data", str(model[1]), "--evaluate", "50", "--search", "--space", str(space)
+    )
+    assert status != 0 and "space.yaml: `frameworks.onnxruntime.methods.fp16`" in err
+
+
+def test_results_compare_puts_each_optimized_result_beside_fp32_and_plots_the_front(
+    cli: Run, model: tuple[Path, Path], tmp_path: Path
+) -> None:
+    base = ["--data", str(model[1]), "--calibration", "40", "--evaluate", "50", "--min-samples", "20"]
+    for method in ("dynamic-int8", "fp16"):
+        status, _, err = cli("optimize", str(model[0]), "--method", method, "--max-duration", "0.5", *base)
+        assert status == 0, err
+    plot = tmp_path / "front.png"
+    status, out, err = cli("results", "compare", "--optimized", "--plot", str(plot))
+    assert status == 0, err
+    assert "dynamic-int8" in out and "fp16" in out and "latency B/A" in out
+    assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    status, _, err = cli("results", "compare", "--optimized", "--campaign", "nothing-here")
+    assert status != 0 and "no optimized result with its FP32 result is stored in campaign `nothing-here`" in err

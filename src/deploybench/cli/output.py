@@ -31,12 +31,12 @@ class RecordFormat(str, Enum):
 
 
 def print_table(title: str, columns: Sequence[str], rows: Sequence[dict[str, str]]) -> None:
-    """A rich table with one row per mapping."""
+    """A rich table with one row per mapping (a column a row lacks stays empty)."""
     table = Table(title=title, title_justify="left", show_lines=False)
     for column in columns:
         table.add_column(column, overflow="fold")
     for row in rows:
-        table.add_row(*(row[c] for c in columns))
+        table.add_row(*(row.get(c, "") for c in columns))
     console.print(table)
 
 

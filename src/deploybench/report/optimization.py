@@ -5,9 +5,11 @@ tensors where its outputs start to drift from the FP32 model's."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 
+from deploybench.core.errors import ConfigurationError
 from deploybench.core.records import LayerDivergence, Optimization, ResultRecord, Status
-from deploybench.optimize.pareto import Outcome, Point
+from deploybench.optimize.pareto import Outcome, Point, pareto_front
 from deploybench.report.compare import compare
 
 DRIFT_SQNR_DB = 30.0
@@ -120,3 +122,66 @@ def search_rows(outcomes: Sequence[Outcome], front: Sequence[Point]) -> list[dic
             }
         )
     return rows
+
+
+def fp32_job_key(optimized: ResultRecord) -> str | None:
+    """The key of the FP32 job an optimized result is measured against: the same job on the FP32 model."""
+    optimization = optimized.job.optimization
+    if optimization is None:
+        return None
+    return optimized.job.model_copy(update={"model": optimization.source, "optimization": None}).key()
+
+
+def plot_front(pairs: Sequence[tuple[ResultRecord, ResultRecord]], path: Path) -> Path:
+    """A PNG of every optimized deployment against its FP32 one: latency ratio across, fidelity up, size as the
+    marker's area, the Pareto front (faster and more faithful than any other) joined by a line."""
+    try:
+        import matplotlib
+    except ImportError as exc:
+        raise ConfigurationError(
+            "plotting needs matplotlib, which is not installed", hint="pip install 'deploybench[plot]'"
+        ) from exc
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    points = []
+    for fp32, optimized in pairs:
+        if fp32.status is not Status.OK or optimized.status is not Status.OK or optimized.fidelity is None:
+            continue
+        optimization = optimized.job.optimization
+        fidelity = optimized.fidelity.top1_agreement
+        if fidelity is None:
+            fidelity = min(o.cosine_similarity for o in optimized.fidelity.outputs)
+        size = _ratio_value(optimized, fp32, "artifact_size_bytes")
+        memory = _ratio_value(optimized, fp32, "peak_rss_bytes")
+        label = f"{optimized.job.framework} {optimization.method if optimization else 'fp32'}"
+        ratio = compare(fp32, optimized)[0].ratio
+        points.append((Point(label, ratio, memory, size, fidelity), size))
+    if not points:
+        raise ConfigurationError("no optimized result with its FP32 result to plot", hint="run deploybench optimize")
+    front = pareto_front([p for p, _ in points])
+    figure, axes = plt.subplots(figsize=(8, 5))
+    for point, size in points:
+        on_front = point in front
+        axes.scatter(point.latency_us, point.fidelity, s=40 + 200 * size, alpha=0.7, c="C1" if on_front else "C0")
+        axes.annotate(
+            point.label, (point.latency_us, point.fidelity), fontsize=7, xytext=(4, 4), textcoords="offset points"
+        )
+    ordered = sorted(front, key=lambda p: p.latency_us)
+    axes.plot([p.latency_us for p in ordered], [p.fidelity for p in ordered], c="C1", lw=1)
+    axes.axvline(1.0, c="grey", lw=0.5, ls="--")
+    axes.set_xlabel("latency, optimized / FP32 (median)")
+    axes.set_ylabel("top-1 agreement with FP32 (else worst cosine)")
+    axes.set_title("optimized deployments against FP32: Pareto front in orange, marker area = size ratio")
+    figure.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path, dpi=120)
+    plt.close(figure)
+    return path
+
+
+def _ratio_value(optimized: ResultRecord, fp32: ResultRecord, field: str) -> float:
+    if optimized.resources is None or fp32.resources is None:
+        return 1.0
+    base = float(getattr(fp32.resources, field))
+    return float(getattr(optimized.resources, field)) / base if base else 1.0
