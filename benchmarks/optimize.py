@@ -11,7 +11,8 @@ scikit-learn (top-1 agreement with FP32). Printed and saved to results/optimize.
   the goal of at least 20 points in under 10 minutes.
 
 Every optimized model is made by the framework's own tool in a worker, every deployment measured by the harness
-at one thread. Usage: python benchmarks/optimize.py [--models digits-cnn,efficientnet-lite0] [--skip-search] [--out FILE]
+at one thread.
+Usage: python benchmarks/optimize.py [--models digits-cnn,efficientnet-lite0] [--skip-search] [--out FILE]
 """
 
 from __future__ import annotations
