@@ -271,3 +271,30 @@ def test_results_compare_puts_each_optimized_result_beside_fp32_and_plots_the_fr
     assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     status, _, err = cli("results", "compare", "--optimized", "--campaign", "nothing-here")
     assert status != 0 and "no optimized result with its FP32 result is stored in campaign `nothing-here`" in err
+
+
+def test_pt2e_int8_for_xnnpack_through_executorch(tmp_path: Path) -> None:
+    from tests.support.jobs import require
+    from tests.support.pytorch_models import tiny_conv_program
+
+    from deploybench.backends.executorch import ExecuTorchBackend
+
+    require(ExecuTorchBackend())
+    program, module = tiny_conv_program(tmp_path / "tiny_conv.pt2")
+    import torch
+
+    x = np.random.default_rng(3).standard_normal((120, 3, 8, 8)).astype(np.float32)
+    with torch.no_grad():
+        y = module(torch.from_numpy(x)).argmax(dim=1).numpy()
+    np.savez(tmp_path / "rows.npz", x=x, y=y)
+    rows = load_rows(tmp_path / "rows.npz")
+    plan = plan_data(rows, split_rows(rows, 40, 50, seed=0))
+    source = model_ref(program)
+    entry = optimize_model(source, "executorch", "pt2e-int8", {}, plan, Placer())
+    assert entry.artifact.path.endswith(".pte") and Path(entry.artifact.path).with_suffix(".signature.json").is_file()
+    assert "XNNPACKQuantizer" in entry.optimization.tool and entry.optimization.options == {"per_channel": True}
+    fp32, optimized = _evaluate(source, entry, plan, tmp_path)
+    assert fp32.status is Status.OK and optimized.status is Status.OK, (fp32.failure, optimized.failure)
+    assert fp32.provenance is not None and "XnnpackPartitioner" in (fp32.provenance.converter or "")
+    assert optimized.fidelity is not None and optimized.fidelity.reference.startswith("torch-reference")
+    assert optimized.fidelity.top1_agreement is not None and optimized.fidelity.top1_agreement >= 0.9

@@ -25,6 +25,7 @@ BUILTIN = {
     "torch-reference": "deploybench.backends.pytorch:TorchReferenceBackend",
     "litert": "deploybench.backends.litert:LiteRtBackend",
     "litert-reference": "deploybench.backends.litert:LiteRtReferenceBackend",
+    "executorch": "deploybench.backends.executorch:ExecuTorchBackend",
 }
 
 

@@ -21,6 +21,7 @@ from deploybench.optimize.space import load_space
 from deploybench.report.optimization import describe, divergence_rows, fidelity_row, search_rows
 from deploybench.worker.placement import Placer
 from deploybench.zoo.build import build_model, held_out_data
+from deploybench.zoo.records import Format
 
 ZOO_PREFIX = "zoo:"
 
@@ -74,7 +75,7 @@ def optimize(
         return
     if model is None:
         raise ConfigurationError("give the model to optimize", hint="deploybench optimize model.onnx -F onnxruntime")
-    path, default_data = _model(model)
+    path, default_data = _model(model, framework, placer)
     rows = load_rows(data or _required(default_data, model))
     split = split_rows(rows, calibration, evaluate, seed)
     plan = plan_data(rows, split)
@@ -120,11 +121,13 @@ def optimize(
         )
 
 
-def _model(given: str) -> tuple[Path, Path | None]:
-    """The model file, and the rows its zoo builder held out, if any."""
+def _model(given: str, framework: str, placer: Placer) -> tuple[Path, Path | None]:
+    """The model file (a zoo model in the format the framework optimizes: ONNX, else a PyTorch program), and
+    the rows its zoo builder held out, if any."""
     if not given.startswith(ZOO_PREFIX):
         return Path(given), None
-    artifact = build_model(given.removeprefix(ZOO_PREFIX), "onnx", echo=note)
+    fmt: Format = "onnx" if placer.place(framework, "onnx")[0] is not None else "pt2"
+    artifact = build_model(given.removeprefix(ZOO_PREFIX), fmt, echo=note)
     return Path(artifact.path), held_out_data(artifact)
 
 
@@ -148,7 +151,7 @@ def _list(placer: Placer) -> None:
         for status in placer.placed_statuses("onnx")
         for method in status.methods
     ]
-    print_table("optimization methods, for an ONNX model, where each framework runs", list(rows[0]), rows)
+    print_table("optimization methods, where each framework runs", list(rows[0]), rows)
 
 
 def _integers(text: str, option: str) -> list[int]:

@@ -6,8 +6,9 @@ from pathlib import Path
 
 from deploybench.core.errors import ConfigurationError
 
-SUFFIXES = {".onnx": "onnx", ".tflite": "tflite", ".pt2": "pytorch", ".xml": "openvino"}
-"""Suffix -> format; `.xml` is OpenVINO's IR, whose weights lie beside it in the `.bin` of the same name."""
+SUFFIXES = {".onnx": "onnx", ".tflite": "tflite", ".pt2": "pytorch", ".xml": "openvino", ".pte": "executorch"}
+"""Suffix -> format; `.xml` is OpenVINO's IR, whose weights lie beside it in the `.bin` of the same name; `.pte`
+an ExecuTorch program."""
 
 
 def model_format(path: Path) -> str:

@@ -77,14 +77,12 @@ def _optimize(request: OptimizeRequest) -> OptimizeReply:
 
 
 def _keep(artifact: Path, output: Path) -> Path:
-    """Move the artifact (and an OpenVINO IR's `.bin`) out of the scratch folder into the store's."""
+    """Move the artifact and the files that go with it (an OpenVINO IR's `.bin`, an ExecuTorch program's
+    signature: the same name before the suffix) out of the scratch folder into the store's."""
     output.mkdir(parents=True, exist_ok=True)
-    kept = output / artifact.name
-    artifact.replace(kept)
-    weights = artifact.with_suffix(".bin")
-    if kept.suffix == ".xml" and weights.is_file():
-        weights.replace(kept.with_suffix(".bin"))
-    return kept
+    for companion in artifact.parent.glob(f"{artifact.stem}.*"):
+        companion.replace(output / companion.name)
+    return output / artifact.name
 
 
 def _rows(path: str, model: Path) -> Calibration:
