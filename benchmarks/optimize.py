@@ -36,7 +36,10 @@ PATHS = [
     ("litert", "int8", {}),
     ("litert", "dynamic-range", {}),
     ("litert", "fp16", {}),
+    ("executorch", "pt2e-int8", {}),
 ]
+PROGRAM_FRAMEWORKS = ("executorch",)
+"""Frameworks that optimize the PyTorch ExportedProgram (`.pt2`) of the model rather than its ONNX export."""
 SEARCH_GOAL_S, SEARCH_GOAL_POINTS = 600, 20
 
 
@@ -99,13 +102,14 @@ def _paths(name: str, calibration: int, evaluation: int, db: str) -> dict[str, A
     assert data is not None, f"{name} has no held-out rows"
     rows = load_rows(data)
     plan = plan_data(rows, split_rows(rows, calibration, evaluation, seed=0))
-    source = model_ref(Path(artifact.path))
+    sources = {"onnx": model_ref(Path(artifact.path)), "pt2": model_ref(Path(build_model(name, "pt2").path))}
     placer = Placer()
     stopping = StoppingRule(min_samples=100, max_duration_s=10.0)
     found: dict[str, Any] = {"calibration_rows": calibration, "evaluation_rows": evaluation, "paths": []}
     for framework, method, method_options in PATHS:
         label = f"{framework} {method}" + "".join(f" {k}={v}" for k, v in method_options.items())
         print(f"{name}: {label}")
+        source = sources["pt2" if framework in PROGRAM_FRAMEWORKS else "onnx"]
         started = time.perf_counter()
         try:
             entry = optimize_model(source, framework, method, method_options, plan, placer)
@@ -113,7 +117,8 @@ def _paths(name: str, calibration: int, evaluation: int, db: str) -> dict[str, A
             found["paths"].append({"path": label, "error": str(exc)})
             continue
         made_s = time.perf_counter() - started
-        jobs = list(evaluation_jobs(source, entry, plan.evaluation, {"threads": 1}, stopping, "onnxruntime"))
+        reference = None if framework in PROGRAM_FRAMEWORKS else "onnxruntime"  # None: torch-reference
+        jobs = list(evaluation_jobs(source, entry, plan.evaluation, {"threads": 1}, stopping, reference))
         with ResultStore.open(db) as store:
             run_jobs(jobs, store, "optimize-benchmark", placer=placer)
             fp32, optimized = _newest(store, "optimize-benchmark", jobs)
