@@ -49,6 +49,8 @@ class Capabilities:
     settings: dict[str, str] = field(default_factory=dict)
     deployment: bool = True
     """False for a reference evaluator, which checks deployments rather than being one."""
+    dynamic_batch: bool = True
+    """False for a framework that deploys at batch one only (its inputs() then fix the batch axis at 1)."""
 
 
 @dataclass(frozen=True)

@@ -89,7 +89,7 @@ class _Checker:
         session: Session = self.call("open_session()", self.backend.open_session, prepared)
         try:
             self.check_inputs(session)
-            first = self.check_runs(session)
+            first = self.check_runs(session, BATCH_SIZES if capabilities.dynamic_batch else (1,))
         finally:
             self.call("close()", session.close)
         second: Session = self.call("open_session() after close()", self.backend.open_session, prepared)
@@ -186,17 +186,22 @@ class _Checker:
             if not _shape_fits(tuple(spec.shape), tensor.shape):
                 self.fail(f"inputs() gives shape {tuple(spec.shape)} for `{spec.name}`, the model has {tensor.shape}.")
 
-    def check_runs(self, session: Session) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    def check_runs(
+        self, session: Session, batches: tuple[int, ...]
+    ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
         """Bind, run twice, read, infer at each batch size, then infer again at the first batch size on other
-        feeds (infer() must not return buffers that the next call overwrites).
+        feeds (infer() must not return buffers that the next call overwrites). A backend that deploys at batch
+        one only (no dynamic batch) must say so in its inputs().
 
         Returns the first feeds and their infer() outputs.
         """
         import numpy as np
 
         rng = np.random.default_rng(SEED)
+        if batches == (1,) and any(spec.shape[:1] != (1,) for spec in session.inputs()):
+            self.fail("capabilities() says dynamic_batch=False, but inputs() does not fix the batch axis at 1.")
         results = []
-        for batch in BATCH_SIZES:
+        for batch in batches:
             feeds = {t.name: _random(rng, t, batch) for t in self.inputs}
             self.call(f"bind() at batch {batch}", session.bind, feeds)
             self.call(f"run() at batch {batch}", session.run)

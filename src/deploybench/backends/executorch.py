@@ -3,7 +3,8 @@ program at prepare (`to_edge_transform_and_lower` with the XNNPACK partitioner, 
 by the PT2E INT8 method, run by ExecuTorch's Python runtime.
 
 A `.pte` file does not keep its inputs' and outputs' names: the program's signature is kept beside it in
-`<name>.signature.json`, so that the deployed outputs compare with the FP32 program's by name. The XNNPACK thread
+`<name>.signature.json` (with the batch axis at one, as lowered), so that the deployed outputs compare with the
+FP32 program's by name. The XNNPACK thread
 pool is process-wide, sized when a session opens.
 """
 
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -21,6 +23,7 @@ from deploybench.backends.base import (
     OptimizedModel,
     Prepared,
     Probe,
+    TensorSpec,
     installed_package,
 )
 from deploybench.backends.pytorch_program import (
@@ -58,8 +61,11 @@ class ExecuTorchBackend:
         return installed_package("executorch", "executorch", "executorch")
 
     def capabilities(self) -> Capabilities:
-        """PyTorch ExportedPrograms and ExecuTorch programs in; one session at a time (one thread pool)."""
-        return Capabilities(input_formats=("pytorch", "executorch"), concurrent_sessions=False, settings=SETTINGS)
+        """PyTorch ExportedPrograms and ExecuTorch programs in; one session at a time (one thread pool); batch one
+        only (programs are lowered with static shapes, so that XNNPACK plans its memory once)."""
+        return Capabilities(
+            input_formats=("pytorch", "executorch"), concurrent_sessions=False, settings=SETTINGS, dynamic_batch=False
+        )
 
     def prepare(self, model: Path, settings: dict[str, SettingValue], workdir: Path) -> Prepared:
         """Lower an ExportedProgram to a `.pte` with the XNNPACK delegate (timed as prepare), or take a `.pte`."""
@@ -151,8 +157,21 @@ def lower(program: Any, signature: Signature, path: Path, model: Path) -> Path:
     except Exception as exc:
         raise BackendError(f"executorch cannot lower {model.name}: {first_line(exc)}") from exc
     path.write_bytes(lowered.buffer)
-    path.with_suffix(SIGNATURE_SUFFIX).write_text(signature.to_json(), encoding="utf-8")
+    path.with_suffix(SIGNATURE_SUFFIX).write_text(_batch_of_one(signature).to_json(), encoding="utf-8")
     return path
+
+
+def _batch_of_one(signature: Signature) -> Signature:
+    """The signature of the program lowered at batch one: the batch axis of every input and output is 1."""
+
+    def fixed(spec: TensorSpec) -> TensorSpec:
+        return replace(spec, shape=(1, *spec.shape[1:])) if spec.shape else spec
+
+    return Signature(
+        inputs=tuple(fixed(spec) for spec in signature.inputs),
+        outputs=tuple(fixed(spec) for spec in signature.outputs),
+        example_shapes=tuple((1, *shape[1:]) if shape else shape for shape in signature.example_shapes),
+    )
 
 
 def at_batch_one(program: Any, signature: Signature, model: Path) -> Any:
