@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -16,7 +17,7 @@ from tests.support.models import tiny_classifier
 from tests.support.pytorch_models import tiny_program
 from tests.support.tflite_models import tiny_tflite
 
-from deploybench.backends.base import Prepared, Probe
+from deploybench.backends.base import Capabilities, Prepared, Probe
 from deploybench.backends.contract import UNKNOWN_SETTING, check_backend
 from deploybench.backends.onnxruntime import SETTINGS, OnnxRuntimeBackend
 from deploybench.backends.registry import load_backend, registered
@@ -136,9 +137,22 @@ class FakeVagueBackend(OnnxRuntimeBackend):
         return super().open_session(super().prepare(prepared.artifact, prepared.settings, prepared.artifact.parent))
 
 
+class FakeBatchOfOneBackend(OnnxRuntimeBackend):
+    """Fake: says it deploys at batch one only, but its inputs() keep the batch axis dynamic."""
+
+    name: ClassVar[str] = "fake-batch-of-one"
+
+    def capabilities(self) -> Capabilities:
+        return replace(super().capabilities(), dynamic_batch=False)
+
+
 @pytest.mark.parametrize(
     ("fake", "violations"),
     [
+        (
+            FakeBatchOfOneBackend,
+            ["capabilities() says dynamic_batch=False, but inputs() does not fix the batch axis at 1."],
+        ),
         (
             FakeDriftingBackend,
             [
