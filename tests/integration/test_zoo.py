@@ -238,6 +238,8 @@ def test_a_campaign_takes_zoo_models_on_every_framework_here(toolchain: None, cl
     assert status == 0, err
     text = document.read_text(encoding="utf-8")
     assert "## digits-cnn.onnx" in text and "Campaign `zoo-check`" in text
+    coverage = ", ".join(f"{name} 1" for name in sorted(local))
+    assert f"Coverage, of the 1 model(s) measured: {coverage}." in text and "Time in the jobs, in all: " in text
     table = [line for line in text.splitlines() if line.startswith("| ") and "framework" not in line]
     assert {line.split("|")[1].strip() for line in table} == local
     assert all(line.split("|")[-2].strip() == "ok" for line in table)

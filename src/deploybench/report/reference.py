@@ -50,9 +50,28 @@ def provenance_lines(results: Sequence[tuple[int, ResultRecord]], campaign: str)
     return lines
 
 
+def coverage_lines(results: Sequence[tuple[int, ResultRecord]]) -> list[str]:
+    """How many of the models measured each framework ran, and the jobs' time in all."""
+    models = {Path(r.job.model.path).name for _, r in results}
+    ran: dict[str, set[str]] = defaultdict(set)
+    for _, record in results:
+        if record.status.value == "ok":
+            ran[record.job.framework].add(Path(record.job.model.path).name)
+    frameworks = sorted({r.job.framework for _, r in results})
+    seconds = sum(
+        (r.provenance.finished_at - r.provenance.started_at).total_seconds() for _, r in results if r.provenance
+    )
+    return [
+        f"Coverage, of the {len(models)} model(s) measured: "
+        + ", ".join(f"{name} {len(ran[name])}" for name in frameworks)
+        + ".",
+        f"Time in the jobs, in all: {seconds / 60:.1f} min.",
+    ]
+
+
 def markdown(results: Sequence[tuple[int, ResultRecord]], campaign: str, title: str) -> str:
     """The whole document in Markdown."""
-    parts = [f"# {title}", "", *provenance_lines(results, campaign), ""]
+    parts = [f"# {title}", "", *provenance_lines(results, campaign), *coverage_lines(results), ""]
     for model, rows in reference_tables(results).items():
         parts += [f"## {model}", "", "| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
         parts += ["| " + " | ".join(row[c].replace("|", "\\|") for c in COLUMNS) + " |" for row in rows]
@@ -63,7 +82,7 @@ def markdown(results: Sequence[tuple[int, ResultRecord]], campaign: str, title: 
 def html_document(results: Sequence[tuple[int, ResultRecord]], campaign: str, title: str) -> str:
     """The whole document as one HTML page (no script, no external resource)."""
     body = [f"<h1>{html.escape(title)}</h1>"]
-    body += [f"<p>{html.escape(line)}</p>" for line in provenance_lines(results, campaign)]
+    body += [f"<p>{html.escape(line)}</p>" for line in [*provenance_lines(results, campaign), *coverage_lines(results)]]
     for model, rows in reference_tables(results).items():
         body.append(f"<h2>{html.escape(model)}</h2><table><tr>")
         body += [f"<th>{html.escape(c)}</th>" for c in COLUMNS]
