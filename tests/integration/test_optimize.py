@@ -298,3 +298,22 @@ def test_pt2e_int8_for_xnnpack_through_executorch(tmp_path: Path) -> None:
     assert fp32.provenance is not None and "XnnpackPartitioner" in (fp32.provenance.converter or "")
     assert optimized.fidelity is not None and optimized.fidelity.reference.startswith("torch-reference")
     assert optimized.fidelity.top1_agreement is not None and optimized.fidelity.top1_agreement >= 0.9
+
+
+def test_a_folder_of_photographs_calibrates_and_evaluates(cli: Run, model: tuple[Path, Path], tmp_path: Path) -> None:
+    from PIL import Image
+
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    rng = np.random.default_rng(5)
+    for index in range(30):
+        Image.fromarray(rng.integers(0, 256, (12, 10, 3), dtype=np.uint8)).save(folder / f"{index:02}.png")
+    status, out, err = cli(
+        "optimize", str(model[0]), "--data", str(folder), "--method", "static-int8", "--calibration", "10",
+        "--evaluate", "20", "--mean", "0.5,0.5,0.5", "--std", "0.25,0.25,0.25", "--min-samples", "20",
+        "--max-duration", "0.5",
+    )  # fmt: skip
+    assert status == 0, err
+    assert "20 rows (rows 10 to 29 of a permutation of all 30" in err and "static-int8" in out
+    status, _, err = cli("optimize", str(model[0]), "--data", str(folder), "--std", "0,1,1")
+    assert status != 0 and "--std `0,1,1`: give three numbers" in err

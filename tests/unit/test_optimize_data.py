@@ -85,3 +85,25 @@ def test_asking_for_more_rows_than_there_are_says_how_many(tmp_path: Path) -> No
         split_rows(rows, 30, 30)
     with pytest.raises(ConfigurationError, match="evaluate on at least one row"):
         split_rows(rows, 10, 0)
+
+
+def test_a_folder_of_images_becomes_rows_laid_out_and_normalized_for_the_model(tmp_path: Path) -> None:
+    from PIL import Image
+
+    from deploybench.optimize.data import ImageLayout
+
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    Image.new("RGB", (16, 8), (255, 0, 0)).save(folder / "a-red.png")
+    Image.new("RGB", (8, 8), (0, 0, 255)).save(folder / "b-blue.jpg", quality=100)
+    first = load_rows(folder, ImageLayout(4, 4, True, (0.5, 0.5, 0.5), (0.5, 0.5, 0.5)))
+    assert first.x.shape == (2, 3, 4, 4) and first.x.dtype == np.float32 and first.y is None
+    np.testing.assert_allclose(first.x[0, :, 0, 0], [1.0, -1.0, -1.0], atol=1e-6)
+    np.testing.assert_allclose(first.x[1, :, 0, 0], [-1.0, -1.0, 1.0], atol=0.02)
+    last = load_rows(folder, ImageLayout(4, 4, False))
+    assert last.x.shape == (2, 4, 4, 3) and last.x[0, 0, 0].tolist() == [1.0, 0.0, 0.0]
+    with pytest.raises(ConfigurationError, match="needs an ONNX model with one RGB image input"):
+        load_rows(folder)
+    (folder / "c-broken.png").write_bytes(b"not an image")
+    with pytest.raises(ConfigurationError, match=r"c-broken\.png: not a readable image"):
+        load_rows(folder, ImageLayout(4, 4))

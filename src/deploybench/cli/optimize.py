@@ -8,6 +8,7 @@ from typing import Annotated
 
 import typer
 
+from deploybench.backends.onnx_model import onnx_inputs
 from deploybench.campaign.optimization import evaluation_jobs, optimize_model, plan_data
 from deploybench.campaign.plan import model_ref
 from deploybench.campaign.search import Planned, judge, plan_search
@@ -16,7 +17,7 @@ from deploybench.cli.output import note, print_table
 from deploybench.cli.values import Database, parse_grid, split_names
 from deploybench.core.errors import ConfigurationError
 from deploybench.core.records import SettingValue, StoppingRule
-from deploybench.optimize.data import load_rows, split_rows
+from deploybench.optimize.data import ImageLayout, load_rows, split_rows
 from deploybench.optimize.space import load_space
 from deploybench.report.optimization import describe, divergence_rows, fidelity_row, search_rows
 from deploybench.worker.placement import Placer
@@ -38,8 +39,11 @@ def optimize(
         list[str] | None, typer.Option("--option", "-o", help="Method option NAME=VALUE (repeatable).")
     ] = None,
     data: Annotated[
-        Path | None, typer.Option(help="Rows: .npz with x (and labels y), or a folder of .npy files (one row each).")
+        Path | None,
+        typer.Option(help="Rows: .npz with x (and labels y), a folder of .npy files (one row each), or of images."),
     ] = None,
+    mean: Annotated[str, typer.Option(help="Images: per-channel mean subtracted after scaling to [0, 1].")] = "0,0,0",
+    std: Annotated[str, typer.Option(help="Images: per-channel standard deviation divided by.")] = "1,1,1",
     calibration: Annotated[int, typer.Option(help="Rows drawn for calibration.")] = 100,
     evaluate: Annotated[int, typer.Option(help="Other rows drawn for evaluation (never used to calibrate).")] = 200,
     seed: Annotated[int, typer.Option(help="Seed of the permutation that draws the rows.")] = 0,
@@ -76,7 +80,7 @@ def optimize(
     if model is None:
         raise ConfigurationError("give the model to optimize", hint="deploybench optimize model.onnx -F onnxruntime")
     path, default_data = _model(model, framework, placer)
-    rows = load_rows(data or _required(default_data, model))
+    rows = load_rows(data or _required(default_data, model), _image_layout(path, mean, std))
     split = split_rows(rows, calibration, evaluate, seed)
     plan = plan_data(rows, split)
     source = model_ref(path)
@@ -129,6 +133,28 @@ def _model(given: str, framework: str, placer: Placer) -> tuple[Path, Path | Non
     fmt: Format = "onnx" if placer.place(framework, "onnx")[0] is not None else "pt2"
     artifact = build_model(given.removeprefix(ZOO_PREFIX), fmt, echo=note)
     return Path(artifact.path), held_out_data(artifact)
+
+
+def _image_layout(model: Path, mean: str, std: str) -> ImageLayout | None:
+    """How images become rows for an ONNX model with one RGB image input [N, 3, H, W] or [N, H, W, 3]; None for
+    any other model (a folder of images is then refused with the reason)."""
+    if model.suffix.lower() != ".onnx" or not model.is_file():
+        return None
+    inputs = onnx_inputs(model)
+    dims = inputs[0].shape[1:] if len(inputs) == 1 else ()
+    shape = [d for d in dims if isinstance(d, int)]
+    if len(dims) != 3 or len(shape) != 3 or 3 not in (shape[0], shape[2]):
+        return None
+    first = shape[0] == 3
+    height, width = (shape[1], shape[2]) if first else (shape[0], shape[1])
+    return ImageLayout(height, width, first, _channels(mean, "--mean"), _channels(std, "--std"))
+
+
+def _channels(text: str, option: str) -> tuple[float, ...]:
+    values = [float(v) for v in text.split(",") if v.strip()] if text else []
+    if len(values) != 3 or (option == "--std" and any(v <= 0 for v in values)):
+        raise ConfigurationError(f"{option} `{text}`: give three numbers (R, G, B)", hint=f"e.g. {option} 0.5,0.5,0.5")
+    return tuple(values)
 
 
 def _required(default: Path | None, model: str) -> Path:

@@ -25,10 +25,28 @@ class Rows:
     sha256: str
 
 
-def load_rows(path: Path) -> Rows:
-    """Rows from an `.npz` file (array `x`, optional labels `y`) or a folder of `.npy` files (one row each, in
-    name order, no labels); every problem is a one-line error naming the file and what to do."""
-    if path.is_dir():
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".ppm")
+
+
+@dataclass(frozen=True)
+class ImageLayout:
+    """How photographs become rows for a model: its input's height and width, channels first or last, and the
+    per-channel mean and standard deviation subtracted and divided after scaling to [0, 1]."""
+
+    height: int
+    width: int
+    channels_first: bool = True
+    mean: tuple[float, ...] = (0.0, 0.0, 0.0)
+    std: tuple[float, ...] = (1.0, 1.0, 1.0)
+
+
+def load_rows(path: Path, images: ImageLayout | None = None) -> Rows:
+    """Rows from an `.npz` file (array `x`, optional labels `y`), a folder of `.npy` files (one row each, in
+    name order, no labels) or a folder of images (laid out as `images` says: RGB, shorter side resized and centre
+    cropped, bilinear, no labels); every problem is a one-line error naming the file and what to do."""
+    if path.is_dir() and any(p.suffix.lower() in IMAGE_SUFFIXES for p in path.iterdir()):
+        x, y = _from_images(path, images), None
+    elif path.is_dir():
         x, y = _from_folder(path), None
     elif path.is_file():
         x, y = _from_npz(path)
@@ -73,6 +91,33 @@ def _from_folder(path: Path) -> np.ndarray:
                 hint="every row file must have the same shape and type",
             )
     return np.stack(rows)
+
+
+def _from_images(path: Path, layout: ImageLayout | None) -> np.ndarray:
+    try:
+        from PIL import Image, ImageOps, UnidentifiedImageError
+    except ImportError as exc:
+        raise ConfigurationError(
+            f"{path}: reading images needs Pillow, which is not installed", hint="pip install 'deploybench[images]'"
+        ) from exc
+
+    if layout is None:
+        raise ConfigurationError(
+            f"{path}: a folder of images needs an ONNX model with one RGB image input ([N, 3, H, W] or [N, H, W, 3])",
+            hint="give the rows as .npz instead",
+        )
+    files = sorted(p for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+    rows = []
+    for file in files:
+        try:
+            with Image.open(file) as opened:
+                picture = ImageOps.fit(opened.convert("RGB"), (layout.width, layout.height), Image.Resampling.BILINEAR)
+        except (OSError, UnidentifiedImageError) as exc:
+            raise ConfigurationError(f"{file}: not a readable image ({exc})") from exc
+        mean, std = np.asarray(layout.mean, np.float32), np.asarray(layout.std, np.float32)
+        scaled = (np.asarray(picture, dtype=np.float32) / 255.0 - mean) / std
+        rows.append(scaled.transpose(2, 0, 1) if layout.channels_first else scaled)
+    return np.stack(rows).astype(np.float32)
 
 
 def _rows_sha256(x: np.ndarray, y: np.ndarray | None) -> str:
