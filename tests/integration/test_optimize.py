@@ -269,6 +269,12 @@ def test_results_compare_puts_each_optimized_result_beside_fp32_and_plots_the_fr
     assert status == 0, err
     assert "dynamic-int8" in out and "fp16" in out and "latency B/A" in out
     assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    page, document = tmp_path / "optimize.html", tmp_path / "optimize.md"
+    status, _, err = cli("report", "optimize", "--markdown", str(document), "--html", str(page))
+    assert status == 0, err
+    assert "<h2>Optimized deployments against FP32: the Pareto front</h2>" in page.read_text(encoding="utf-8")
+    assert "data:image/png;base64," in page.read_text(encoding="utf-8")
+    assert not page.with_suffix(".pareto.png").exists()
     status, _, err = cli("results", "compare", "--optimized", "--campaign", "nothing-here")
     assert status != 0 and "no optimized result with its FP32 result is stored in campaign `nothing-here`" in err
 

@@ -107,3 +107,22 @@ def test_a_folder_of_images_becomes_rows_laid_out_and_normalized_for_the_model(t
     (folder / "c-broken.png").write_bytes(b"not an image")
     with pytest.raises(ConfigurationError, match=r"c-broken\.png: not a readable image"):
         load_rows(folder, ImageLayout(4, 4))
+
+
+def test_a_dataset_module_gives_rows_and_labels(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "my_rows.py").write_text(
+        "import numpy as np\n"
+        "def pairs():\n    return np.ones((6, 2), np.float32), np.arange(6)\n"
+        "def mapping():\n    return {'x': np.zeros((4, 2), np.float32)}\n"
+        "def text():\n    return 'rows'\n",
+        encoding="utf-8",
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    pairs = load_rows(Path("my_rows:pairs"))
+    assert pairs.x.shape == (6, 2) and pairs.y is not None and pairs.y.tolist() == list(range(6))
+    assert pairs.source == "my_rows:pairs"
+    assert load_rows(Path("my_rows:mapping")).y is None
+    with pytest.raises(ConfigurationError, match="my_rows:text: returned a str"):
+        load_rows(Path("my_rows:text"))
+    with pytest.raises(ConfigurationError, match="no dataset function `absent` in module `my_rows`"):
+        load_rows(Path("my_rows:absent"))

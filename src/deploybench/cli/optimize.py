@@ -40,7 +40,9 @@ def optimize(
     ] = None,
     data: Annotated[
         Path | None,
-        typer.Option(help="Rows: .npz with x (and labels y), a folder of .npy files (one row each), or of images."),
+        typer.Option(
+            help="Rows: .npz with x (and y), a folder of .npy files or of images, or package.module:function."
+        ),
     ] = None,
     mean: Annotated[str, typer.Option(help="Images: per-channel mean subtracted after scaling to [0, 1].")] = "0,0,0",
     std: Annotated[str, typer.Option(help="Images: per-channel standard deviation divided by.")] = "1,1,1",

@@ -10,6 +10,8 @@ import typer
 from deploybench.cli.output import note
 from deploybench.cli.values import Database
 from deploybench.core.errors import NotFoundError
+from deploybench.core.records import ResultRecord
+from deploybench.report.optimization import fp32_job_key, plot_front
 from deploybench.report.reference import html_document, markdown
 from deploybench.store import ResultStore
 
@@ -37,5 +39,21 @@ def report(
     note(f"wrote {markdown_file}")
     if html_file is not None:
         html_file.parent.mkdir(parents=True, exist_ok=True)
-        html_file.write_text(html_document(results, campaign, heading), encoding="utf-8")
+        front = _front_png(results, html_file.with_suffix(".pareto.png"))
+        html_file.write_text(html_document(results, campaign, heading, front), encoding="utf-8")
         note(f"wrote {html_file}")
+
+
+def _front_png(results: list[tuple[int, ResultRecord]], scratch: Path) -> bytes | None:
+    """The Pareto front of the campaign's optimized results with their FP32 results, drawn; None without any."""
+    by_key = {record.job_key: record for _, record in results}
+    pairs = [
+        (by_key[key], record) for _, record in results if (key := fp32_job_key(record)) is not None and key in by_key
+    ]
+    if not pairs:
+        return None
+    try:
+        drawn = plot_front(pairs, scratch)
+        return drawn.read_bytes()
+    finally:
+        scratch.unlink(missing_ok=True)

@@ -42,9 +42,12 @@ class ImageLayout:
 
 def load_rows(path: Path, images: ImageLayout | None = None) -> Rows:
     """Rows from an `.npz` file (array `x`, optional labels `y`), a folder of `.npy` files (one row each, in
-    name order, no labels) or a folder of images (laid out as `images` says: RGB, shorter side resized and centre
-    cropped, bilinear, no labels); every problem is a one-line error naming the file and what to do."""
-    if path.is_dir() and any(p.suffix.lower() in IMAGE_SUFFIXES for p in path.iterdir()):
+    name order, no labels), a folder of images (laid out as `images` says: RGB, shorter side resized and centre
+    cropped, bilinear, no labels) or a dataset module `package.module:function` whose function returns `x`,
+    `(x, y)` or a mapping with `x` (and `y`); every problem is a one-line error naming the source and what to do."""
+    if not path.exists() and ":" in str(path):
+        x, y = _from_module(str(path))
+    elif path.is_dir() and any(p.suffix.lower() in IMAGE_SUFFIXES for p in path.iterdir()):
         x, y = _from_images(path, images), None
     elif path.is_dir():
         x, y = _from_folder(path), None
@@ -61,6 +64,29 @@ def load_rows(path: Path, images: ImageLayout | None = None) -> Rows:
             f"{path}: {y.size} labels `y` for {len(x)} rows `x`", hint="give one integer label per row"
         )
     return Rows(x=np.ascontiguousarray(x), y=y, source=str(path), sha256=_rows_sha256(x, y))
+
+
+def _from_module(spec: str) -> tuple[np.ndarray, np.ndarray | None]:
+    import importlib
+
+    module_name, _, function = spec.partition(":")
+    try:
+        found = getattr(importlib.import_module(module_name), function)
+    except (ImportError, AttributeError, ValueError) as exc:
+        raise ConfigurationError(
+            f"{spec}: no dataset function `{function}` in module `{module_name}` ({exc})",
+            hint="give module:function, importable here, returning x, (x, y) or {'x': ..., 'y': ...}",
+        ) from exc
+    made = found()
+    if isinstance(made, tuple) and len(made) == 2:
+        return np.asarray(made[0]), np.asarray(made[1])
+    if isinstance(made, dict) and "x" in made:
+        return np.asarray(made["x"]), (np.asarray(made["y"]) if "y" in made else None)
+    if isinstance(made, np.ndarray):
+        return made, None
+    raise ConfigurationError(
+        f"{spec}: returned a {type(made).__name__}", hint="return x, (x, y) or a mapping with x (and y)"
+    )
 
 
 def _from_npz(path: Path) -> tuple[np.ndarray, np.ndarray | None]:

@@ -4,6 +4,7 @@ provenance that makes the figures reproducible; in Markdown and in HTML."""
 
 from __future__ import annotations
 
+import base64
 import html
 from collections import defaultdict
 from collections.abc import Sequence
@@ -79,8 +80,11 @@ def markdown(results: Sequence[tuple[int, ResultRecord]], campaign: str, title: 
     return "\n".join(parts)
 
 
-def html_document(results: Sequence[tuple[int, ResultRecord]], campaign: str, title: str) -> str:
-    """The whole document as one HTML page (no script, no external resource)."""
+def html_document(
+    results: Sequence[tuple[int, ResultRecord]], campaign: str, title: str, front_png: bytes | None = None
+) -> str:
+    """The whole document as one HTML page (no script, no external resource): with the Pareto front of the
+    campaign's optimized deployments drawn inline when there is one."""
     body = [f"<h1>{html.escape(title)}</h1>"]
     body += [f"<p>{html.escape(line)}</p>" for line in [*provenance_lines(results, campaign), *coverage_lines(results)]]
     for model, rows in reference_tables(results).items():
@@ -90,6 +94,10 @@ def html_document(results: Sequence[tuple[int, ResultRecord]], campaign: str, ti
         for row in rows:
             body.append("<tr>" + "".join(f"<td>{html.escape(row[c])}</td>" for c in COLUMNS) + "</tr>")
         body.append("</table>")
+    if front_png is not None:
+        encoded = base64.b64encode(front_png).decode("ascii")
+        body.append("<h2>Optimized deployments against FP32: the Pareto front</h2>")
+        body.append(f"<img alt='Pareto front' src='data:image/png;base64,{encoded}'>")
     style = "body{font-family:sans-serif}table{border-collapse:collapse}td,th{border:1px solid #999;padding:2px 6px}"
     return (
         f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
