@@ -13,7 +13,7 @@ import pytest
 from tests.conftest import Run
 from tests.support.jobs import assert_faithful_single_stream, quick_job, require_toolchain
 from tests.support.models import tiny_classifier
-from tests.support.onnx_models import shape_flatten, single_operator, tiny_conv_classifier
+from tests.support.onnx_models import pooled_batch_norm, shape_flatten, single_operator, tiny_conv_classifier
 
 from deploybench.core.hashing import file_sha256
 from deploybench.core.records import ResultRecord, Scenario, ScenarioKind, Status
@@ -106,6 +106,17 @@ def test_a_conv_net_on_nchw_images_is_faithful_and_takes_other_batches(
     (output,) = record.fidelity.outputs
     assert output.name == "probabilities" and output.cosine_similarity > 0.9999 and output.max_abs_error < 1e-5
     assert record.fidelity.top1_agreement == 1.0
+
+
+@pytest.mark.parametrize("framework", FRAMEWORKS)
+def test_batch_normalization_uses_the_models_statistics_not_the_batchs(
+    framework: str, placer: Placer, tmp_path: Path
+) -> None:
+    record = measure(placer, pooled_batch_norm(tmp_path / "bn.onnx"), framework)
+    assert record.status is Status.OK, record.failure
+    assert record.fidelity is not None
+    (output,) = record.fidelity.outputs
+    assert output.name == "normalized" and output.max_abs_error < 1e-5
 
 
 @pytest.mark.parametrize(

@@ -93,3 +93,35 @@ def shape_flatten(path: Path) -> Path:
     onnx.checker.check_model(model)
     onnx.save(model, str(path))
     return path
+
+
+def pooled_batch_norm(path: Path, channels: int = 3, seed: int = 0) -> Path:
+    """Images [batch, channels, 8, 8] averaged to [batch, channels, 1, 1], then an inference BatchNormalization
+    with seeded statistics (one value per channel: a module left in training mode cannot normalize it), output
+    `normalized` [batch, channels]."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    rng = np.random.default_rng(seed)
+    statistics = {
+        "scale": rng.uniform(0.5, 2.0, channels),
+        "bias": rng.uniform(-1.0, 1.0, channels),
+        "mean": rng.uniform(-0.5, 0.5, channels),
+        "var": rng.uniform(0.5, 2.0, channels),
+    }
+    graph = helper.make_graph(
+        [
+            helper.make_node("GlobalAveragePool", ["image"], ["pooled"]),
+            helper.make_node("BatchNormalization", ["pooled", "scale", "bias", "mean", "var"], ["norm"]),
+            helper.make_node("Flatten", ["norm"], ["normalized"], axis=1),
+        ],
+        "pooled_batch_norm",
+        [helper.make_tensor_value_info("image", TensorProto.FLOAT, ["batch", channels, 8, 8])],
+        [helper.make_tensor_value_info("normalized", TensorProto.FLOAT, ["batch", channels])],
+        [numpy_helper.from_array(v.astype(np.float32), k) for k, v in statistics.items()],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    onnx.checker.check_model(model)
+    onnx.save(model, str(path))
+    return path

@@ -102,6 +102,8 @@ def convert_onnx(model: Path, backend: str) -> Converted:
     except Exception as exc:
         raise BackendError(f"{backend}: {CONVERTER} cannot convert {model.name}: {first_line(exc)}") from exc
     _return_graph_outputs(module, [spec.name for spec in signature.outputs], backend, model)
+    # A new module is in training mode: onnx2torch's BatchNormalization would then use the batch's statistics.
+    module.eval()
     return Converted(module=module, signature=signature, seconds=time.perf_counter() - started)
 
 
