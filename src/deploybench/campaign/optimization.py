@@ -14,6 +14,7 @@ from pathlib import Path
 from deploybench.core.errors import BackendError, ConfigurationError
 from deploybench.core.formats import model_format
 from deploybench.core.records import (
+    BackendStatus,
     DataSplit,
     InputData,
     JobSpec,
@@ -28,7 +29,7 @@ from deploybench.core.records import (
 from deploybench.optimize.data import Rows, Split, write_rows
 from deploybench.optimize.store import Entry, Recipe, fresh_folder, lookup, save, store_root
 from deploybench.worker.launcher import optimize_in_worker
-from deploybench.worker.placement import Placer
+from deploybench.worker.placement import Environment, Placer
 
 
 @dataclass(frozen=True)
@@ -49,8 +50,11 @@ def plan_data(rows: Rows, split: Split) -> DataPlan:
     return DataPlan(calibration, evaluation)
 
 
-def offered_method(placer: Placer, model: ModelRef, framework: str, method: str) -> OptimizationMethod:
-    """The method as the framework's environment offers it for this model; an error names what is offered."""
+def _placed(
+    placer: Placer, model: ModelRef, framework: str, method: str
+) -> tuple[Environment, BackendStatus, OptimizationMethod]:
+    """Where the framework optimizes this model, its status there, and the method as it offers it; an error
+    names what is offered."""
     environment, status = placer.place(framework, model_format(Path(model.path)))
     if environment is None:
         raise ConfigurationError(f"framework `{framework}` cannot optimize here: {status.reason}")
@@ -60,7 +64,7 @@ def offered_method(placer: Placer, model: ModelRef, framework: str, method: str)
             f"{framework} has no optimization method `{method}`",
             hint=f"its methods here: {', '.join(sorted(offered)) or 'none'}",
         )
-    return offered[method]
+    return environment, status, offered[method]
 
 
 def optimize_model(
@@ -73,12 +77,10 @@ def optimize_model(
     echo: Callable[[str], None] = lambda line: None,
 ) -> Entry:
     """The optimized model, from the store when the same recipe made it before, else made now by a worker."""
-    offered = offered_method(placer, model, framework, method)
+    environment, status, offered = _placed(placer, model, framework, method)
     if offered.calibrated and data.calibration is None:
         raise ConfigurationError(f"{framework} {method} needs calibration rows", hint="give --calibration N > 0")
     calibration = data.calibration if offered.calibrated else None
-    environment, status = placer.place(framework, model_format(Path(model.path)))
-    assert environment is not None  # offered_method checked it
     recipe = Recipe(
         source_sha256=model.sha256,
         framework=framework,
