@@ -8,15 +8,12 @@ from typing import Annotated
 
 import typer
 
-from deploybench.analyze.onnx_anatomy import analyze_onnx
-from deploybench.analyze.pytorch_anatomy import analyze_pytorch
+from deploybench.analyze.anatomy import analyze_model
 from deploybench.analyze.records import Anatomy
-from deploybench.analyze.tflite_anatomy import analyze_tflite
 from deploybench.cli.compliance import Frameworks, Save, Targets, print_compliance
 from deploybench.cli.output import Format, note, print_table, print_text
 from deploybench.cli.values import Database, parse_dims, split_names
 from deploybench.core.errors import ConfigurationError
-from deploybench.core.formats import model_format
 from deploybench.select.analysis_store import save_analysis
 from deploybench.select.compliance import check_compliance
 from deploybench.store import ResultStore
@@ -37,12 +34,11 @@ def analyze(
 ) -> None:
     """The model's anatomy: inputs and outputs, operators, parameters, MACs and FLOPs by operator class, bytes
     moved, arithmetic intensity, and the memory one inference needs."""
-    readers = {"onnx": analyze_onnx, "tflite": analyze_tflite, "pytorch": analyze_pytorch}
     if fmt is Format.CSV:
         raise ConfigurationError("analyze prints a table or JSON", hint="use --format table or --format json")
     if (frameworks or targets) and not compliance:
         raise ConfigurationError("--frameworks and --targets filter the compliance check", hint="add --compliance")
-    anatomy = readers[model_format(model)](model, parse_dims(dim or []))
+    anatomy = analyze_model(model, parse_dims(dim or []))
     verdicts = check_compliance(model, split_names(frameworks), split_names(targets)) if compliance else None
     if save:
         with ResultStore.open(db) as store:

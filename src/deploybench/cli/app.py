@@ -16,9 +16,11 @@ from deploybench.cli.catalog import catalog_app
 from deploybench.cli.compliance import compliance
 from deploybench.cli.measure import campaign_run, run
 from deploybench.cli.optimize import optimize
+from deploybench.cli.predict import predict_app
 from deploybench.cli.quickstart import quickstart
 from deploybench.cli.report import report
 from deploybench.cli.results import results_app
+from deploybench.cli.select import select
 from deploybench.cli.toolchain import toolchain_app
 from deploybench.cli.zoo import zoo_app
 from deploybench.core.errors import DeploybenchError
@@ -33,6 +35,7 @@ app.add_typer(catalog_app, name="catalog")
 app.add_typer(results_app, name="results")
 app.add_typer(toolchain_app, name="toolchain")
 app.add_typer(zoo_app, name="zoo")
+app.add_typer(predict_app, name="predict")
 campaign_app = typer.Typer(help="Run campaign files: models x frameworks x settings x scenarios.", no_args_is_help=True)
 campaign_app.command("run")(campaign_run)
 app.add_typer(campaign_app, name="campaign")
@@ -43,6 +46,7 @@ app.command()(analyze)
 app.command()(compliance)
 app.command()(report)
 app.command()(optimize)
+app.command()(select)
 
 
 def _version(value: bool) -> None:

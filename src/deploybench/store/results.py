@@ -17,7 +17,7 @@ from deploybench.core.errors import NotFoundError, QueryError, StoreError
 from deploybench.core.records import SCHEMA_VERSION, ResultRecord, Status
 from deploybench.store.engine import create_store_engine, describe_open_error, error_reason
 from deploybench.store.migrate import upgrade_to_head
-from deploybench.store.schema import AnalysisRow, ResultRow
+from deploybench.store.schema import AnalysisRow, FitRow, ResultRow
 from deploybench.store.url import prepare_default_folder, redact_url, resolve_url
 
 KEYS_PER_QUERY = 500
@@ -212,6 +212,24 @@ class ResultStore:
         )
         with self._translated("read an analysis from"), Session(self._engine) as session:
             return session.scalars(query).first()
+
+    def save_fits(self, kind: str, payloads: dict[str, str], version: str) -> int:
+        """Store what one `predict fit` learned of a kind, one JSON payload per key, in one transaction; the
+        number stored. Older fits stay, and the newest per key wins."""
+        now = self._clock().astimezone(timezone.utc)
+        rows = [
+            FitRow(kind=kind, key=key, created_at=now, deploybench_version=version, payload_json=payload)
+            for key, payload in payloads.items()
+        ]
+        with self._translated("save a fit to"), Session(self._engine) as session, session.begin():
+            session.add_all(rows)
+        return len(rows)
+
+    def latest_fits(self, kind: str) -> dict[str, str]:
+        """The newest JSON payload of each key of that kind of fit."""
+        query = select(FitRow.key, FitRow.payload_json).where(FitRow.kind == kind).order_by(FitRow.id)
+        with self._translated("read the fits from"), Session(self._engine) as session:
+            return dict(session.execute(query).tuples().all())
 
     def close(self) -> None:
         """Close every pooled connection."""

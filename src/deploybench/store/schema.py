@@ -47,3 +47,17 @@ class AnalysisRow(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     deploybench_version: Mapped[str] = mapped_column(String(64))
     report_json: Mapped[str] = mapped_column(Text)
+
+
+class FitRow(Base):
+    """One thing `predict fit` learned (a calibrated predictor, an efficiency table, measured peaks) as JSON."""
+
+    __tablename__ = "fits"
+    __table_args__ = ({"sqlite_autoincrement": True},)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    key: Mapped[str] = mapped_column(String(300))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    deploybench_version: Mapped[str] = mapped_column(String(64))
+    payload_json: Mapped[str] = mapped_column(Text)
