@@ -4,6 +4,7 @@ constraints."""
 from __future__ import annotations
 
 import pytest
+from tests.support.anatomies import anatomy
 
 from deploybench.catalog import Catalog
 from deploybench.catalog.query import parse_condition
@@ -14,7 +15,6 @@ from deploybench.select.efficiency import EfficiencyTable
 from deploybench.select.performance import Knowledge
 from deploybench.select.recommend import Selection, nothing_selected, recommend
 from deploybench.select.registry import performance_models
-from tests.support.anatomies import anatomy
 
 SMALL = anatomy(conv_flops=2e8, conv_bytes=1e7, eltwise_flops=1e5, eltwise_bytes=4e6)
 HUGE = SMALL.model_copy(
@@ -22,7 +22,9 @@ HUGE = SMALL.model_copy(
 )
 
 
-def selection(builtin: Catalog, constraints: Constraints, model=SMALL, compliance=None, objective=Objective.LATENCY) -> Selection:  # type: ignore[no-untyped-def]
+def selection(
+    builtin: Catalog, constraints: Constraints, model=SMALL, compliance=None, objective=Objective.LATENCY
+) -> Selection:  # type: ignore[no-untyped-def]
     knowledge = Knowledge(EfficiencyTable([]), targets=dict(builtin.targets))
     return recommend(model, compliance, builtin, knowledge, performance_models(knowledge), constraints, objective)
 
@@ -81,7 +83,7 @@ def test_the_ranking_puts_known_figures_first_in_objective_order(builtin: Catalo
     known = [item.latency.value for item in result.ranked if item.latency.value is not None]
     assert known == sorted(known)
     assert result.ranked[0].latency.value is not None
-    assert all(item.latency.value is None for item in result.ranked[len(known):])
+    assert all(item.latency.value is None for item in result.ranked[len(known) :])
     assert set(result.front) <= set(range(len(known)))
 
 

@@ -229,7 +229,7 @@ class ResultStore:
         """The newest JSON payload of each key of that kind of fit."""
         query = select(FitRow.key, FitRow.payload_json).where(FitRow.kind == kind).order_by(FitRow.id)
         with self._translated("read the fits from"), Session(self._engine) as session:
-            return dict(session.execute(query).tuples().all())
+            return {key: payload for key, payload in session.execute(query).all()}
 
     def close(self) -> None:
         """Close every pooled connection."""
