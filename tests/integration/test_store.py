@@ -292,6 +292,16 @@ def test_latest_is_the_most_recent_record_of_a_job(open_store: OpenStore) -> Non
     assert store.latest("0" * 64) is None
 
 
+def test_the_newest_fit_of_each_key_wins_and_other_kinds_stay_apart(open_store: OpenStore) -> None:
+    store = open_store()
+    assert store.latest_fits("calibrated") == {}
+    assert store.save_fits("calibrated", {"a|local|fp32|1": '{"v": 1}', "b|local|fp32|1": '{"v": 2}'}, "t") == 2
+    store.save_fits("calibrated", {"a|local|fp32|1": '{"v": 3}'}, "t")
+    store.save_fits("peaks", {"a|local|fp32|1": '{"v": 4}'}, "t")
+    assert store.latest_fits("calibrated") == {"a|local|fp32|1": '{"v": 3}', "b|local|fp32|1": '{"v": 2}'}
+    assert store.latest_fits("peaks") == {"a|local|fp32|1": '{"v": 4}'}
+
+
 # ---------------------------------------------------------------- migrations
 
 
