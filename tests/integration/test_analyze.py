@@ -79,6 +79,35 @@ def test_counts_match_the_hand_computed_ones(tmp_path: Path) -> None:
     assert anatomy.opsets == {"": 17} and anatomy.producer == "hand"
 
 
+@pytest.mark.parametrize(
+    ("equation", "shapes", "out", "macs"),
+    [
+        ("bij,bjk->bik", [(2, 3, 4), (2, 4, 5)], (2, 3, 5), 2 * 3 * 5 * 4),
+        ("...ij,...jk->...ik", [(6, 3, 4), (6, 4, 5)], (6, 3, 5), 6 * 3 * 5 * 4),
+        ("ij->i", [(7, 9)], (7,), 7 * 9),
+    ],
+)
+def test_an_einsum_counts_a_mac_per_output_element_and_summed_index(
+    tmp_path: Path, equation: str, shapes: list[tuple[int, ...]], out: tuple[int, ...], macs: int
+) -> None:
+    import onnx
+    from onnx import TensorProto, helper
+
+    names = [f"x{i}" for i in range(len(shapes))]
+    graph = helper.make_graph(
+        [helper.make_node("Einsum", names, ["y"], equation=equation)],
+        "einsum",
+        [helper.make_tensor_value_info(n, TensorProto.FLOAT, list(s)) for n, s in zip(names, shapes, strict=True)],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, list(out))],
+    )
+    path = tmp_path / "einsum.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), str(path))
+    anatomy = analyze_onnx(path, {})
+    assert anatomy.uncounted_nodes == 0
+    assert anatomy.macs == macs
+    assert anatomy.classes[0].op_class is OperatorClass.GEMM
+
+
 def test_dynamic_dimensions_are_symbolic_until_given(tmp_path: Path) -> None:
     path = conv_net(tmp_path / "net.onnx", batch="batch")
     symbolic = analyze_onnx(path)

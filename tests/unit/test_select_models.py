@@ -123,13 +123,16 @@ def test_the_conformal_band_of_a_normal_law_matches_its_quantiles() -> None:
 
 
 def test_the_calibrated_80_percent_interval_holds_about_80_percent_of_new_measurements() -> None:
-    fit = fit_group(synthetic(150, sigma=0.15, seed=1))
-    assert not isinstance(fit, str)
-    model = Calibrated(Knowledge(EfficiencyTable([]), calibrated={"fw|local|fp32|1": fit}))
-    fresh = synthetic(600, sigma=0.15, seed=2)
-    estimates = [model.predict(o.anatomy, Query("fw", (), "fp32", 1), target("local")) for o in fresh]
-    held = coverage([o.latency_ms for o in fresh], [e.low or 0 for e in estimates], [e.high or 0 for e in estimates])
-    assert 0.74 <= held <= 0.86
+    fresh = synthetic(400, sigma=0.15, seed=2)
+    held = []
+    for seed in range(5):
+        fit = fit_group(synthetic(120, sigma=0.15, seed=10 + seed))
+        assert not isinstance(fit, str)
+        model = Calibrated(Knowledge(EfficiencyTable([]), calibrated={"fw|local|fp32|1": fit}))
+        estimates = [model.predict(o.anatomy, Query("fw", (), "fp32", 1), target("local")) for o in fresh]
+        lows, highs = [e.low or 0 for e in estimates], [e.high or 0 for e in estimates]
+        held.append(coverage([o.latency_ms for o in fresh], lows, highs))
+    assert 0.75 <= float(np.mean(held)) <= 0.85
 
 
 def test_the_calibrated_model_improves_as_measurements_accumulate() -> None:

@@ -175,12 +175,26 @@ def _macs(cost: OperatorCost, node: Any, shapes: list[tuple[int, ...]], outs: li
     if cost.macs == "conv_transpose":
         weight = shapes[1]
         return math.prod(shapes[0]) * math.prod(weight[1:])
+    if cost.macs == "einsum":
+        return out * _contracted(node, shapes)
     if cost.macs == "gemm":
         a = shapes[0]
         trans_a = next((x.i for x in node.attribute if x.name == "transA"), 0)
         return out * (a[0] if trans_a else a[1])
     a = shapes[3] if node.op_type == "QLinearMatMul" else shapes[0]
     return out * a[-1]
+
+
+def _contracted(node: Any, shapes: list[tuple[int, ...]]) -> int:
+    """The product of the sizes of the indices an Einsum sums over (in its inputs, not in its output)."""
+    equation = next((a.s.decode() for a in node.attribute if a.name == "equation"), "").replace(" ", "")
+    terms, _, output = equation.partition("->")
+    sizes: dict[str, int] = {}
+    for term, shape in zip(terms.split(","), shapes, strict=False):
+        left, _, right = term.partition("...")
+        sizes.update(zip(left, shape[: len(left)], strict=False))
+        sizes.update(zip(right, shape[len(shape) - len(right) :], strict=False))
+    return math.prod(size for letter, size in sizes.items() if letter not in output)
 
 
 def _kernel_size(node: Any, shapes: list[tuple[int, ...]]) -> int:

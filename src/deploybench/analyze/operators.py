@@ -32,6 +32,7 @@ class OperatorCost(BaseModel):
             "fully_connected",
             "transpose_conv_nhwc",
             "addmm",
+            "einsum",
         ]
         | None
     ) = None

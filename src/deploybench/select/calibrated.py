@@ -62,13 +62,15 @@ def features(anatomy: Anatomy, precision: str) -> list[float]:
 
 
 def regress(rows: Sequence[Sequence[float]], latencies: Sequence[float]) -> tuple[tuple[float, ...], float]:
-    """Non-negative least squares on relative error (each row weighted by 1 / latency^2)."""
+    """Non-negative least squares on relative error (each row weighted by 1 / latency^2), the fixed cost of an
+    inference (the intercept) non-negative too."""
     import numpy as np
     from sklearn.linear_model import LinearRegression
 
     y = np.asarray(latencies, dtype=float)
-    fitted = LinearRegression(positive=True).fit(np.asarray(rows, dtype=float), y, sample_weight=1.0 / y**2)
-    return tuple(float(c) for c in fitted.coef_), max(float(fitted.intercept_), 0.0)
+    x = np.hstack([np.asarray(rows, dtype=float), np.ones((len(rows), 1))])
+    fitted = LinearRegression(positive=True, fit_intercept=False).fit(x, y, sample_weight=1.0 / y**2)
+    return tuple(float(c) for c in fitted.coef_[:-1]), float(fitted.coef_[-1])
 
 
 def evaluate(coefficients: Sequence[float], intercept: float, row: Sequence[float]) -> float:
