@@ -15,7 +15,7 @@ from deploybench.catalog.local import detect_local_machine
 from deploybench.cli.output import Format, note, print_table, print_text
 from deploybench.cli.values import Database
 from deploybench.core.errors import NotFoundError
-from deploybench.report.selection import plot_validation
+from deploybench.report.selection import SUMMARY_COLUMNS, plot_validation, summary_row
 from deploybench.select.fit import fit, framework_units, observations_from, stored_peaks
 from deploybench.select.published import load_published
 from deploybench.select.targets import known_targets
@@ -106,34 +106,7 @@ def validate_command(
             )
         )
     else:
-        print_table(
-            "Leave-one-model-out validation",
-            [
-                "model",
-                "framework",
-                "target",
-                "n",
-                "models",
-                "within 10 %",
-                "within 20 %",
-                "median APE",
-                "80 % coverage",
-            ],
-            [
-                {
-                    "model": s.performance_model,
-                    "framework": s.framework,
-                    "target": s.target,
-                    "n": str(s.predictions),
-                    "models": str(s.models),
-                    "within 10 %": f"{s.within_10:.0%}",
-                    "within 20 %": f"{s.within_20:.0%}",
-                    "median APE": f"{s.median_ape:.1%}",
-                    "80 % coverage": "n/a" if s.coverage is None else f"{s.coverage:.0%}",
-                }
-                for s in summaries
-            ],
-        )
+        print_table("Leave-one-model-out validation", SUMMARY_COLUMNS, [summary_row(s) for s in summaries])
         if checks:
             print_table(
                 "Predictions",

@@ -11,6 +11,7 @@ from deploybench.core.errors import ConfigurationError
 from deploybench.core.records import LayerDivergence, Optimization, ResultRecord, Status
 from deploybench.optimize.pareto import Outcome, Point, pareto_front
 from deploybench.report.compare import compare
+from deploybench.report.plotting import pyplot
 
 DRIFT_SQNR_DB = 30.0
 """A tensor below this signal to quantization noise ratio (about 3 % RMS error) is where divergence shows."""
@@ -135,15 +136,7 @@ def fp32_job_key(optimized: ResultRecord) -> str | None:
 def plot_front(pairs: Sequence[tuple[ResultRecord, ResultRecord]], path: Path) -> Path:
     """A PNG of every optimized deployment against its FP32 one: latency ratio across, fidelity up, size as the
     marker's area, the Pareto front (faster and more faithful than any other) joined by a line."""
-    try:
-        import matplotlib
-    except ImportError as exc:
-        raise ConfigurationError(
-            "plotting needs matplotlib, which is not installed", hint="pip install 'deploybench[plot]'"
-        ) from exc
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     points = []
     for fp32, optimized in pairs:
         if fp32.status is not Status.OK or optimized.status is not Status.OK or optimized.fidelity is None:

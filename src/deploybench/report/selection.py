@@ -15,6 +15,7 @@ from deploybench import __version__
 from deploybench.analyze.records import Anatomy
 from deploybench.catalog.schemas import Target
 from deploybench.core.errors import ConfigurationError
+from deploybench.report.plotting import pyplot
 from deploybench.select.compliance import Compliance
 from deploybench.select.hardware import Hardware, Missing, hardware_for
 from deploybench.select.recommend import Candidate, Selection
@@ -23,23 +24,9 @@ from deploybench.select.validate import Check, Summary
 STYLE = "body{font-family:sans-serif}table{border-collapse:collapse}td,th{border:1px solid #999;padding:2px 6px}"
 
 
-def _pyplot() -> Any:
-    """matplotlib's pyplot on the file-only backend; a one-line error when matplotlib is missing."""
-    try:
-        import matplotlib
-    except ImportError as exc:
-        raise ConfigurationError(
-            "plotting needs matplotlib, which is not installed", hint="pip install 'deploybench[plot]'"
-        ) from exc
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
 def _save(figure: Any, path: Path | None) -> bytes:
     """The figure written to path (PNG or SVG by its suffix) or, without a path, as PNG bytes."""
-    plt = _pyplot()
+    plt = pyplot()
     buffer = io.BytesIO()
     if path is not None:
         suffix = path.suffix.lower().lstrip(".")
@@ -55,7 +42,7 @@ def _save(figure: Any, path: Path | None) -> bytes:
 
 def plot_front(selection: Selection, path: Path | None = None) -> bytes:
     """Latency against energy (else memory) of every ranked combination, the Pareto front joined."""
-    plt = _pyplot()
+    plt = pyplot()
     with_energy = [i for i in selection.ranked if i.latency.value is not None and i.energy.value is not None]
     second, label = ("energy", "energy per inference, mJ (estimate)") if with_energy else ("memory", "memory, MB")
     points = [
@@ -86,7 +73,7 @@ def plot_front(selection: Selection, path: Path | None = None) -> bytes:
 
 def plot_validation(checks: Sequence[Check], path: Path | None = None) -> bytes:
     """Predicted against measured latency, one colour per performance model, with the +/-10 % band."""
-    plt = _pyplot()
+    plt = pyplot()
     figure, axes = plt.subplots(figsize=(6, 6))
     models = sorted({c.performance_model for c in checks})
     for index, name in enumerate(models):
@@ -109,7 +96,7 @@ def plot_validation(checks: Sequence[Check], path: Path | None = None) -> bytes:
 def plot_roofline(anatomy: Anatomy, targets: Sequence[Target], path: Path | None = None) -> bytes:
     """The FP32 roofline of every target with a peak and a bandwidth, and the model's operator classes at
     their arithmetic intensity."""
-    plt = _pyplot()
+    plt = pyplot()
     figure, axes = plt.subplots(figsize=(8, 5))
     rooflines = [h for t in targets if isinstance(h := hardware_for(t, (), "fp32"), Hardware)]
     intensities = [c.intensity for c in anatomy.classes if c.intensity]
@@ -131,6 +118,34 @@ def plot_roofline(anatomy: Anatomy, targets: Sequence[Target], path: Path | None
     if rooflines:
         axes.legend(fontsize=7)
     return _save(figure, path)
+
+
+SUMMARY_COLUMNS = [
+    "model",
+    "framework",
+    "target",
+    "n",
+    "models",
+    "within 10 %",
+    "within 20 %",
+    "median APE",
+    "80 % coverage",
+]
+
+
+def summary_row(summary: Summary) -> dict[str, str]:
+    """One performance model's accuracy on one framework and target, as table cells."""
+    return {
+        "model": summary.performance_model,
+        "framework": summary.framework,
+        "target": summary.target,
+        "n": str(summary.predictions),
+        "models": str(summary.models),
+        "within 10 %": f"{summary.within_10:.0%}",
+        "within 20 %": f"{summary.within_20:.0%}",
+        "median APE": f"{summary.median_ape:.1%}",
+        "80 % coverage": "n/a" if summary.coverage is None else f"{summary.coverage:.0%}",
+    }
 
 
 def _table(columns: Sequence[str], rows: Sequence[dict[str, str]]) -> str:
@@ -221,23 +236,8 @@ def html_document(
             )
         )
     if summaries:
-        rows = [
-            {
-                "model": s.performance_model,
-                "framework": s.framework,
-                "target": s.target,
-                "n": str(s.predictions),
-                "within 10 %": f"{s.within_10:.0%}",
-                "within 20 %": f"{s.within_20:.0%}",
-                "median APE": f"{s.median_ape:.1%}",
-                "coverage": "n/a" if s.coverage is None else f"{s.coverage:.0%}",
-            }
-            for s in summaries
-        ]
         body.append("<h2>Cross-check: predicted against measured (leave one model out)</h2>")
-        body.append(
-            _table(["model", "framework", "target", "n", "within 10 %", "within 20 %", "median APE", "coverage"], rows)
-        )
+        body.append(_table(SUMMARY_COLUMNS, [summary_row(s) for s in summaries]))
         body.append(_image(plot_validation(checks), "predicted against measured"))
     body.append(
         "<h2>Excluded combinations</h2>"

@@ -5,14 +5,13 @@ each with its source. Shipped as data (`data/efficiency.yaml`) and refitted from
 from __future__ import annotations
 
 from collections.abc import Iterable
-from importlib import resources
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
 from deploybench.analyze.records import OperatorClass
 from deploybench.catalog.schemas.target import UnitKind
-from deploybench.core.errors import ConfigurationError
+from deploybench.core.data_files import read_data_file
 
 BUILTIN = "efficiency.yaml"
 
@@ -65,23 +64,4 @@ class EfficiencyTable:
 
 def load_efficiencies(path: Path | None = None) -> EfficiencyTable:
     """The shipped table (or the one in path); a malformed file is a one-line error naming the field."""
-    import yaml
-
-    where = str(path) if path else f"built-in {BUILTIN}"
-    try:
-        text = (
-            path.read_text(encoding="utf-8")
-            if path
-            else resources.files(__package__).joinpath("data").joinpath(BUILTIN).read_text(encoding="utf-8")
-        )
-        return EfficiencyTable(EfficiencyFile.model_validate(yaml.safe_load(text) or {}).efficiencies)
-    except OSError as exc:
-        raise ConfigurationError(f"{where}: cannot be read ({exc.strerror})") from exc
-    except yaml.YAMLError as exc:
-        raise ConfigurationError(f"{where}: not valid YAML ({exc})".replace("\n", " ")) from exc
-    except ValidationError as exc:
-        error = exc.errors()[0]
-        field = ".".join(str(part) for part in error["loc"])
-        raise ConfigurationError(
-            f"{where}: `{field}`: {error['msg']}", hint="see the built-in efficiency.yaml"
-        ) from exc
+    return EfficiencyTable(read_data_file(EfficiencyFile, path, __package__, BUILTIN).efficiencies)

@@ -4,14 +4,13 @@ model and a check of it, one record per figure with its exact source."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from importlib import resources
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
 from deploybench.analyze.records import Anatomy
-from deploybench.core.errors import ConfigurationError
+from deploybench.core.data_files import read_data_file
 from deploybench.select.observations import Observation
 
 BUILTIN = "published.yaml"
@@ -54,24 +53,7 @@ class PublishedFile(BaseModel):
 
 def load_published(path: Path | None = None) -> tuple[PublishedFigure, ...]:
     """The published figures in path, else the shipped ones; a malformed file is a one-line error."""
-    import yaml
-
-    where = str(path) if path else f"built-in {BUILTIN}"
-    try:
-        text = (
-            path.read_text(encoding="utf-8")
-            if path
-            else resources.files(__package__).joinpath("data").joinpath(BUILTIN).read_text(encoding="utf-8")
-        )
-        return PublishedFile.model_validate(yaml.safe_load(text) or {}).figures
-    except OSError as exc:
-        raise ConfigurationError(f"{where}: cannot be read ({exc.strerror})") from exc
-    except yaml.YAMLError as exc:
-        raise ConfigurationError(f"{where}: not valid YAML ({exc})".replace("\n", " ")) from exc
-    except ValidationError as exc:
-        error = exc.errors()[0]
-        field = ".".join(str(part) for part in error["loc"])
-        raise ConfigurationError(f"{where}: `{field}`: {error['msg']}", hint="see the built-in published.yaml") from exc
+    return read_data_file(PublishedFile, path, __package__, BUILTIN).figures
 
 
 def as_observations(
