@@ -4,20 +4,24 @@ and the missing-figure answers."""
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
 from tests.support.anatomies import anatomy, observation, target
 
 from deploybench.analyze.records import OperatorClass
-from deploybench.catalog.schemas import Target
+from deploybench.catalog.schemas import Range, Target
 from deploybench.catalog.schemas.target import UnitKind
+from deploybench.core.errors import ConfigurationError
 from deploybench.select.calibrated import Calibrated, fit_group
-from deploybench.select.efficiency import Efficiency, EfficiencyTable
-from deploybench.select.estimate import Basis
+from deploybench.select.efficiency import Efficiency, EfficiencyTable, load_efficiencies
+from deploybench.select.estimate import Basis, Estimate
+from deploybench.select.footprint import energy_estimate, memory_estimate, memory_fit
 from deploybench.select.intervals import conformal_band, coverage
 from deploybench.select.observations import Observation
 from deploybench.select.performance import Knowledge, Query
+from deploybench.select.published import load_published
 from deploybench.select.roofline import Roofline
 from deploybench.select.transfer import Transfer
 
@@ -157,3 +161,44 @@ def test_too_few_models_make_no_fit_and_say_how_many_are_needed() -> None:
     estimate = Calibrated(Knowledge(EfficiencyTable([]))).predict(MODEL, Query("fw", (), "fp32", 1), target("local"))
     assert estimate.value is None
     assert "predict fit" in (estimate.reason or "")
+
+
+def test_energy_is_the_predicted_time_times_the_boards_power_range() -> None:
+    board = target().model_copy(update={"som": target().som.model_copy(update={"power_w": Range(min=2, max=6)})})
+    latency = Estimate(value=10.0, low=8.0, high=12.0, unit="ms", basis=Basis.PREDICTED, model="calibrated")
+    energy = energy_estimate(latency, board)
+    assert (energy.value, energy.low, energy.high) == pytest.approx((40.0, 16.0, 72.0))
+    assert energy.unit == "mJ"
+    assert "power.typical_w" in (energy_estimate(latency, target()).reason or "")
+
+
+def test_a_microcontroller_needs_flash_for_the_weights_and_ram_for_the_activations() -> None:
+    mcu = Target.model_validate(
+        {
+            "name": "mcu",
+            "display_name": "mcu",
+            "som": {"name": "mcu"},
+            "soc": {
+                "name": "mcu",
+                "on_chip_memory": [{"kind": "SRAM", "size_kib": 512}, {"kind": "flash", "size_kib": 2048}],
+            },
+            "processing_units": [{"kind": "MCU", "count": 1}],
+            "sources": [{"id": "t", "title": "test", "covers": ["soc", "processing_units"]}],
+        }
+    )
+    small = anatomy(1e6, 1e5, 1e3, 1e4)
+    heavy = small.model_copy(update={"memory": small.memory.model_copy(update={"weights_bytes": 3 * 2**20})})
+    memory = memory_estimate(heavy, "fp32", "fw", [])
+    assert memory.basis is Basis.BOUND
+    verdict = memory_fit(heavy, "fp32", memory, mcu)
+    assert verdict.fits is False and "flash 2048 KiB" in verdict.detail
+    assert memory_fit(heavy, "int8", memory_estimate(heavy, "int8", "fw", []), mcu).fits is True
+
+
+def test_the_shipped_data_files_load_and_a_malformed_one_names_its_field(tmp_path: Path) -> None:
+    assert load_efficiencies().figures() == ()
+    assert all(figure.source.url for figure in load_published())
+    broken = tmp_path / "published.yaml"
+    broken.write_text("figures:\n  - {id: x, model: m, target: t, framework: f, precision: fp64}\n")
+    with pytest.raises(ConfigurationError, match=r"published.yaml: `figures.0.precision`"):
+        load_published(broken)
