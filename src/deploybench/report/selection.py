@@ -3,7 +3,6 @@ roofline, predicted against measured, provenance) a reviewer opens offline, and 
 
 from __future__ import annotations
 
-import base64
 import html
 import io
 import json
@@ -25,7 +24,7 @@ STYLE = "body{font-family:sans-serif}table{border-collapse:collapse}td,th{border
 
 
 def _save(figure: Any, path: Path | None) -> bytes:
-    """The figure written to path (PNG or SVG by its suffix) or, without a path, as PNG bytes."""
+    """The figure written to path (PNG or SVG by its suffix); and as SVG bytes, for the report to hold inline."""
     plt = pyplot()
     buffer = io.BytesIO()
     if path is not None:
@@ -35,7 +34,7 @@ def _save(figure: Any, path: Path | None) -> bytes:
             raise ConfigurationError(f"{path}: a plot is written as .png or .svg", hint="change the file's suffix")
         path.parent.mkdir(parents=True, exist_ok=True)
         figure.savefig(path, format=suffix, dpi=120)
-    figure.savefig(buffer, format="png", dpi=100)
+    figure.savefig(buffer, format="svg")
     plt.close(figure)
     return buffer.getvalue()
 
@@ -154,8 +153,10 @@ def _table(columns: Sequence[str], rows: Sequence[dict[str, str]]) -> str:
     return f"<table><tr>{head}</tr>{body}</table>"
 
 
-def _image(png: bytes, alt: str) -> str:
-    return f"<img alt='{html.escape(alt)}' src='data:image/png;base64,{base64.b64encode(png).decode('ascii')}'>"
+def _image(svg: bytes, alt: str) -> str:
+    """A plot inline in the page, as SVG (vector, no external file)."""
+    text = svg.decode("utf-8")
+    return f"<figure aria-label='{html.escape(alt)}'>{text[text.index('<svg') :]}</figure>"
 
 
 def _candidate_row(item: Candidate) -> dict[str, str]:
@@ -199,7 +200,7 @@ def html_document(
     summaries: Sequence[Summary],
     checks: Sequence[Check],
 ) -> str:
-    """The whole report as one HTML page with its plots inline (no script, no external resource)."""
+    """The whole report as one HTML page with its plots inline as SVG (no script, no external resource)."""
     title = f"Selection report: {Path(selection.model).name}"
     body = [f"<h1>{html.escape(title)}</h1>"]
     body.append(
