@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import os
 import random
 import signal
 import sqlite3
@@ -11,7 +10,6 @@ import subprocess
 import sys
 import threading
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from contextlib import closing
 from datetime import datetime, timedelta, timezone
@@ -21,6 +19,7 @@ import pytest
 import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
+from tests.support.postgres import scratch_database
 
 from deploybench.core.errors import NotFoundError, QueryError, StoreError
 from deploybench.core.records import (
@@ -40,9 +39,6 @@ from deploybench.store import DATABASE_ENV, DEFAULT_URL, ResultStore, StoredResu
 from deploybench.store.engine import create_store_engine
 from deploybench.store.migrate import current_revisions, head_revision
 from deploybench.store.schema import VERSION_TABLE, Base
-
-POSTGRES_ADMIN_URL = os.environ.get("DEPLOYBENCH_TEST_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
-"""A PostgreSQL database the tests may connect to with AUTOCOMMIT to create and drop a scratch database."""
 
 MODEL_SHA = "ab" * 32
 START = datetime(2024, 5, 6, 7, 8, 9, tzinfo=timezone.utc)
@@ -126,23 +122,8 @@ def _no_store_from_env(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.fixture(scope="session")
 def postgres_database() -> Iterator[str]:
     """URL of a uniquely named scratch database, created for this session and dropped after it."""
-    admin = sa.create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT", connect_args={"connect_timeout": 3})
-    name = f"deploybench_test_{uuid.uuid4().hex[:12]}"
-    try:
-        with admin.connect() as connection:
-            connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    except sa.exc.OperationalError as exc:
-        admin.dispose()
-        reason = f"PostgreSQL is not reachable at {POSTGRES_ADMIN_URL} ({exc.orig}); start one to run these tests"
-        if os.environ.get("DEPLOYBENCH_REQUIRE_POSTGRES"):
-            pytest.fail(reason)
-        pytest.skip(reason)
-    try:
-        yield sa.make_url(POSTGRES_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as connection:
-            connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.dispose()
+    with scratch_database() as url:
+        yield url
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

@@ -21,6 +21,7 @@ from deploybench.cli.quickstart import quickstart
 from deploybench.cli.report import report
 from deploybench.cli.results import results_app
 from deploybench.cli.select import select
+from deploybench.cli.service import serve, token_app
 from deploybench.cli.toolchain import toolchain_app
 from deploybench.cli.zoo import zoo_app
 from deploybench.core.errors import DeploybenchError
@@ -36,6 +37,7 @@ app.add_typer(results_app, name="results")
 app.add_typer(toolchain_app, name="toolchain")
 app.add_typer(zoo_app, name="zoo")
 app.add_typer(predict_app, name="predict")
+app.add_typer(token_app, name="token")
 campaign_app = typer.Typer(help="Run campaign files: models x frameworks x settings x scenarios.", no_args_is_help=True)
 campaign_app.command("run")(campaign_run)
 app.add_typer(campaign_app, name="campaign")
@@ -47,6 +49,7 @@ app.command()(compliance)
 app.command()(report)
 app.command()(optimize)
 app.command()(select)
+app.command()(serve)
 
 
 def _version(value: bool) -> None:

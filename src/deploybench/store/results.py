@@ -80,6 +80,15 @@ class ResultStore:
             raise
         return cls(engine, shown, clock)
 
+    @property
+    def engine(self) -> Engine:
+        """The migrated engine, for the store's other tables (tokens)."""
+        return self._engine
+
+    def now(self) -> datetime:
+        """The store's clock, in UTC."""
+        return self._clock().astimezone(timezone.utc)
+
     def save(self, record: ResultRecord, campaign: str | None = None) -> int:
         """Store `record` (optionally as part of `campaign`) in one transaction and return its id."""
         if record.schema_version > SCHEMA_VERSION:
@@ -177,6 +186,12 @@ class ResultStore:
                     query = query.where(ResultRow.status == Status.OK.value)
                 done.update(session.scalars(query.distinct()))
         return done
+
+    def ids_of(self, job_key: str) -> list[int]:
+        """The ids of every stored result of the job `job_key`, oldest first."""
+        query = select(ResultRow.id).where(ResultRow.job_key == job_key).order_by(ResultRow.id)
+        with self._translated("read results from"), Session(self._engine) as session:
+            return list(session.scalars(query).all())
 
     def latest(self, job_key: str) -> ResultRecord | None:
         """The most recently stored record of the job `job_key`, whatever its status; None when there is none."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import DateTime, Float, Index, Integer, String, Text
+from sqlalchemy import Boolean, DateTime, Float, Index, Integer, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 VERSION_TABLE = "deploybench_alembic_version"
@@ -61,3 +61,18 @@ class FitRow(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     deploybench_version: Mapped[str] = mapped_column(String(64))
     payload_json: Mapped[str] = mapped_column(Text)
+
+
+class TokenRow(Base):
+    """One API token of the service, by its SHA-256 digest (the secret itself is never stored)."""
+
+    __tablename__ = "tokens"
+    __table_args__ = ({"sqlite_autoincrement": True},)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    digest: Mapped[str] = mapped_column(String(64), unique=True)
+    role: Mapped[str] = mapped_column(String(16))
+    target: Mapped[str | None] = mapped_column(String(200))
+    name: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    revoked: Mapped[bool] = mapped_column(Boolean)

@@ -1,0 +1,188 @@
+"""The FastAPI application: routes over the catalogs, the results store, the artifact store and the tokens;
+every error a one-line `detail` with the right status."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from fastapi import FastAPI, HTTPException, Query, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import FileResponse, JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
+
+from deploybench import __version__
+from deploybench.catalog import Catalog, load_catalog
+from deploybench.core.errors import ConfigurationError, DeploybenchError, NotFoundError, StoreError
+from deploybench.core.records import ResultRecord, Status
+from deploybench.service.auth import Admin, Agent, Reader, Uploader, store_of
+from deploybench.store import ResultStore
+from deploybench.store.artifacts import ArtifactRejected, ArtifactStore
+from deploybench.store.tokens import Role, create_token
+
+Kind = Literal["targets", "frameworks", "models"]
+
+
+@dataclass(frozen=True)
+class ServiceConfig:
+    """Where the service keeps things, and its limits."""
+
+    db: str | None
+    artifacts: Path
+    max_upload_bytes: int = 512 * 2**20
+
+
+class TokenRequest(BaseModel):
+    """A token to make."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    role: Role
+    name: str = Field(min_length=1, max_length=200)
+    target: str | None = Field(default=None, description="The target an agent or owner token acts for.")
+
+
+def create_app(config: ServiceConfig, catalog: Catalog | None = None) -> FastAPI:
+    """The service over the store at `config.db` and the artifacts under `config.artifacts`."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        app.state.store = ResultStore.open(config.db)
+        app.state.catalog = catalog or load_catalog()
+        app.state.artifacts = ArtifactStore(config.artifacts)
+        try:
+            yield
+        finally:
+            app.state.store.close()
+
+    app = FastAPI(title="deploybench", version=__version__, lifespan=lifespan)
+    _errors(app)
+    _routes(app, config)
+    return app
+
+
+def _errors(app: FastAPI) -> None:
+    """Every error as one line: the field and what is wrong, or deploybench's own message."""
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
+        first = exc.errors()[0]
+        where = ".".join(str(part) for part in first.get("loc", ()) if part != "body") or "body"
+        more = len(exc.errors()) - 1
+        suffix = f" (and {more} more)" if more else ""
+        return JSONResponse({"detail": f"{where}: {first.get('msg', 'invalid')}{suffix}"}, status_code=422)
+
+    @app.exception_handler(DeploybenchError)
+    async def refused(_: Request, exc: DeploybenchError) -> JSONResponse:
+        status = (
+            exc.status
+            if isinstance(exc, ArtifactRejected)
+            else 404
+            if isinstance(exc, NotFoundError)
+            else 400
+            if isinstance(exc, ConfigurationError)
+            else 503
+            if isinstance(exc, StoreError)
+            else 500
+        )
+        return JSONResponse({"detail": str(exc)}, status_code=status)
+
+
+def _routes(app: FastAPI, config: ServiceConfig) -> None:
+    """Bind every route."""
+
+    @app.get("/api/health")
+    def health() -> dict[str, str]:
+        """Whether the service is up, and its version."""
+        return {"status": "ok", "version": __version__}
+
+    @app.get("/api/whoami")
+    def whoami(token: Reader) -> dict[str, Any]:
+        """The role (and target) of the token presented."""
+        return {"name": token.name, "role": token.role.value, "target": token.target}
+
+    @app.get("/api/catalog/{kind}")
+    def catalog_list(kind: Kind, request: Request, _: Reader) -> list[dict[str, Any]]:
+        """Every entry of one catalog."""
+        entries = request.app.state.catalog.entries(kind)
+        return [entry.model_dump(mode="json") for entry in entries]
+
+    @app.get("/api/catalog/{kind}/{name}")
+    def catalog_entry(kind: Kind, name: str, request: Request, _: Reader) -> dict[str, Any]:
+        """One catalog entry, by name or alias."""
+        _, entry = request.app.state.catalog.find(name, [kind])
+        return dict(entry.model_dump(mode="json"))
+
+    @app.get("/api/results")
+    def results_list(
+        request: Request,
+        _: Reader,
+        campaign: str | None = None,
+        framework: str | None = None,
+        status: Status | None = None,
+        limit: Annotated[int, Query(ge=1, le=10_000)] = 100,
+    ) -> list[dict[str, Any]]:
+        """The newest results' listing columns, filtered."""
+        rows = store_of(request).rows(campaign=campaign, framework=framework, status=status, limit=limit)
+        return [{**row.__dict__, "status": row.status.value, "created_at": row.created_at.isoformat()} for row in rows]
+
+    @app.get("/api/results/{result_id}")
+    def results_get(result_id: int, request: Request, _: Reader) -> dict[str, Any]:
+        """One whole result record."""
+        return dict(store_of(request).get(result_id).model_dump(mode="json"))
+
+    @app.post("/api/results", status_code=201)
+    def results_post(
+        record: ResultRecord,
+        request: Request,
+        token: Agent,
+        campaign: str | None = None,
+    ) -> JSONResponse:
+        """Store a result an agent measured on its own target (the same measurement posted again is not stored
+        twice: it answers 200 with the first id)."""
+        target = request.app.state.catalog.targets.get(token.target)
+        if target is None or target.fingerprint is None:
+            raise HTTPException(403, f"target `{token.target}` has no hardware fingerprint in the catalog")
+        if record.provenance is None or record.provenance.machine_fingerprint != target.fingerprint:
+            raise HTTPException(403, f"this result was not measured on target `{token.target}` (fingerprint differs)")
+        store = store_of(request)
+        for result_id in store.ids_of(record.job_key):
+            stored = store.get(result_id)
+            if stored.provenance is not None and stored.provenance.started_at == record.provenance.started_at:
+                return JSONResponse({"id": result_id, "stored": False}, status_code=200)
+        return JSONResponse({"id": store.save(record, campaign), "stored": True}, status_code=201)
+
+    @app.put("/api/artifacts/{sha256}")
+    async def artifacts_put(sha256: str, request: Request, _: Uploader) -> JSONResponse:
+        """Upload an artifact under its SHA-256 (checked as it arrives; oversize: 413, mismatch: 422)."""
+        declared = int(request.headers.get("content-length") or 0)
+        if declared > config.max_upload_bytes:
+            raise ArtifactRejected(f"artifact {sha256} is larger than the {config.max_upload_bytes} bytes allowed", 413)
+        upload = request.app.state.artifacts.upload(sha256, config.max_upload_bytes)
+        try:
+            async for chunk in request.stream():
+                upload.write(chunk)
+        except BaseException:
+            upload.discard()
+            raise
+        new = upload.finish()
+        return JSONResponse({"sha256": sha256, "size": upload.size, "stored": new}, status_code=201 if new else 200)
+
+    @app.get("/api/artifacts/{sha256}")
+    def artifacts_get(sha256: str, request: Request, _: Reader) -> FileResponse:
+        """Download an artifact by its SHA-256."""
+        path = request.app.state.artifacts.path(sha256)
+        if not path.is_file():
+            raise NotFoundError(f"no artifact {sha256}", hint="upload it first: PUT /api/artifacts/SHA256")
+        return FileResponse(path, media_type="application/octet-stream")
+
+    @app.post("/api/tokens", status_code=201)
+    def tokens_post(body: TokenRequest, request: Request, _: Admin) -> dict[str, Any]:
+        """Make a token (admin only); its secret is in this answer and nowhere else."""
+        if body.target is not None and body.target not in request.app.state.catalog.targets:
+            raise NotFoundError(f"no target `{body.target}` in the catalog")
+        token, secret = create_token(store_of(request), body.role, body.name, body.target)
+        return {"id": token.id, "role": token.role.value, "target": token.target, "token": secret}
