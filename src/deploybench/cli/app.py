@@ -21,7 +21,7 @@ from deploybench.cli.quickstart import quickstart
 from deploybench.cli.report import report
 from deploybench.cli.results import results_app
 from deploybench.cli.select import select
-from deploybench.cli.service import serve, token_app
+from deploybench.cli.service import agent, serve, token_app
 from deploybench.cli.toolchain import toolchain_app
 from deploybench.cli.zoo import zoo_app
 from deploybench.core.errors import DeploybenchError
@@ -50,6 +50,7 @@ app.command()(report)
 app.command()(optimize)
 app.command()(select)
 app.command()(serve)
+app.command()(agent)
 
 
 def _version(value: bool) -> None:

@@ -21,9 +21,13 @@ def serve(
     port: Annotated[int, typer.Option(help="Port to listen on.", min=1, max=65535)] = 8000,
     artifacts: Annotated[Path, typer.Option(help="Folder of the artifact store.")] = Path(".deploybench/artifacts"),
     max_upload_mb: Annotated[int, typer.Option(help="Largest artifact accepted, MiB.", min=1)] = 512,
+    broker: Annotated[
+        str | None, typer.Option(help="Broker the jobs for remote targets go through, e.g. amqp://guest@localhost//.")
+    ] = None,
     db: Database = None,
 ) -> None:
-    """Serve the catalogs, results, artifacts and tokens over HTTP (OpenAPI schema at /openapi.json)."""
+    """Serve the catalogs, results, artifacts, tokens, dispatches and agents over HTTP (OpenAPI schema at
+    /openapi.json)."""
     try:
         import uvicorn
 
@@ -32,7 +36,7 @@ def serve(
         raise ConfigurationError(
             f"the service needs {exc.name}, which is not installed", hint="pip install 'deploybench[service]'"
         ) from exc
-    app = create_app(ServiceConfig(db=db, artifacts=artifacts, max_upload_bytes=max_upload_mb * 2**20))
+    app = create_app(ServiceConfig(db=db, artifacts=artifacts, max_upload_bytes=max_upload_mb * 2**20, broker=broker))
     uvicorn.run(app, host=host, port=port, log_level="warning")
 
 
@@ -57,3 +61,23 @@ def token_revoke(token_id: Annotated[int, typer.Argument(help="Id of the token."
         if not revoke_token(store, token_id):
             raise NotFoundError(f"no live token {token_id}")
     note(f"token {token_id} revoked")
+
+
+def agent(
+    target: Annotated[str, typer.Option(help="The catalog target this board is.")],
+    broker: Annotated[str, typer.Option(help="Broker URL, e.g. amqp://guest@lab-server//.")],
+    service: Annotated[str, typer.Option(help="URL of the lab's service, e.g. http://lab-server:8000.")],
+    token: Annotated[str, typer.Option(envvar="DEPLOYBENCH_TOKEN", help="This agent's token (or $DEPLOYBENCH_TOKEN).")],
+    name: Annotated[str | None, typer.Option(help="Name of this agent (default: target@hostname).")] = None,
+    cache: Annotated[Path, typer.Option(help="Folder of fetched models.")] = Path(".deploybench/agent-cache"),
+) -> None:
+    """Serve the target's queue on this board: one measurement at a time, results sent to the service."""
+    try:
+        from deploybench.agent.runner import AgentConfig, run_agent
+    except ImportError as exc:
+        raise ConfigurationError(
+            f"the agent needs {exc.name}, which is not installed", hint="pip install 'deploybench[service]'"
+        ) from exc
+    import socket
+
+    run_agent(AgentConfig(target, broker, service, token, name or f"{target}@{socket.gethostname()}", cache))

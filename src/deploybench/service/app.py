@@ -17,11 +17,22 @@ from pydantic import BaseModel, ConfigDict, Field
 from deploybench import __version__
 from deploybench.catalog import Catalog, load_catalog
 from deploybench.core.errors import ConfigurationError, DeploybenchError, NotFoundError, StoreError
-from deploybench.core.records import ResultRecord, Status
-from deploybench.service.auth import Admin, Agent, Reader, Uploader, store_of
+from deploybench.core.records import JobSpec, ResultRecord, Status
+from deploybench.service.auth import Admin, Agent, Reader, Submitter, Uploader, store_of
 from deploybench.store import ResultStore
 from deploybench.store.artifacts import ArtifactRejected, ArtifactStore
-from deploybench.store.tokens import Role, create_token
+from deploybench.store.dispatch import (
+    Dispatch,
+    agents,
+    complete,
+    create_dispatch,
+    get_dispatch,
+    heartbeat,
+    list_dispatches,
+    start_attempt,
+)
+from deploybench.store.tokens import Role, Token, create_token
+from deploybench.worker.queue import publish
 
 Kind = Literal["targets", "frameworks", "models"]
 
@@ -33,6 +44,7 @@ class ServiceConfig:
     db: str | None
     artifacts: Path
     max_upload_bytes: int = 512 * 2**20
+    broker: str | None = None
 
 
 class TokenRequest(BaseModel):
@@ -43,6 +55,27 @@ class TokenRequest(BaseModel):
     role: Role
     name: str = Field(min_length=1, max_length=200)
     target: str | None = Field(default=None, description="The target an agent or owner token acts for.")
+
+
+class DispatchRequest(BaseModel):
+    """A job to run on a remote target."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    job: JobSpec
+    target: str = Field(min_length=1)
+    campaign: str | None = None
+
+
+class Heartbeat(BaseModel):
+    """What an agent reports about itself."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=200)
+    fingerprint: str
+    backends: dict[str, str | None] = Field(description="Backend name -> version, for those available.")
+    toolchains: tuple[str, ...] = ()
 
 
 def create_app(config: ServiceConfig, catalog: Catalog | None = None) -> FastAPI:
@@ -61,6 +94,7 @@ def create_app(config: ServiceConfig, catalog: Catalog | None = None) -> FastAPI
     app = FastAPI(title="deploybench", version=__version__, lifespan=lifespan)
     _errors(app)
     _routes(app, config)
+    _lab_routes(app, config)
     return app
 
 
@@ -143,11 +177,8 @@ def _routes(app: FastAPI, config: ServiceConfig) -> None:
     ) -> JSONResponse:
         """Store a result an agent measured on its own target (the same measurement posted again is not stored
         twice: it answers 200 with the first id)."""
-        target = request.app.state.catalog.targets.get(token.target)
-        if target is None or target.fingerprint is None:
-            raise HTTPException(403, f"target `{token.target}` has no hardware fingerprint in the catalog")
-        if record.provenance is None or record.provenance.machine_fingerprint != target.fingerprint:
-            raise HTTPException(403, f"this result was not measured on target `{token.target}` (fingerprint differs)")
+        _measured_on(request, token, record)
+        assert record.provenance is not None
         store = store_of(request)
         for result_id in store.ids_of(record.job_key):
             stored = store.get(result_id)
@@ -186,3 +217,84 @@ def _routes(app: FastAPI, config: ServiceConfig) -> None:
             raise NotFoundError(f"no target `{body.target}` in the catalog")
         token, secret = create_token(store_of(request), body.role, body.name, body.target)
         return {"id": token.id, "role": token.role.value, "target": token.target, "token": secret}
+
+
+def _lab_routes(app: FastAPI, config: ServiceConfig) -> None:
+    """Dispatches to remote targets and their agents."""
+
+    def own(token: Token, dispatch: Dispatch) -> None:
+        if dispatch.target != token.target:
+            raise HTTPException(403, f"dispatch {dispatch.id} is for target `{dispatch.target}`, not `{token.target}`")
+
+    @app.post("/api/dispatches", status_code=201)
+    def dispatches_post(body: DispatchRequest, request: Request, _: Submitter) -> dict[str, Any]:
+        """Queue a job on a remote target (its model must be in the artifact store)."""
+        if config.broker is None:
+            raise HTTPException(503, "this service has no broker: start it with --broker URL")
+        if body.target not in request.app.state.catalog.targets:
+            raise NotFoundError(f"no target `{body.target}` in the catalog")
+        if not request.app.state.artifacts.has(body.job.model.sha256):
+            raise HTTPException(
+                409, f"model {body.job.model.sha256} is not in the artifact store: upload it first (PUT /api/artifacts)"
+            )
+        dispatch = create_dispatch(store_of(request), body.job, body.target, body.campaign)
+        publish(config.broker, dispatch.id, body.target)
+        return dispatch.public()
+
+    @app.get("/api/dispatches")
+    def dispatches_list(
+        request: Request, _: Reader, target: str | None = None, state: str | None = None
+    ) -> list[dict[str, Any]]:
+        """Dispatches, newest first."""
+        return [d.public() for d in list_dispatches(store_of(request), target, state)]
+
+    @app.get("/api/dispatches/{dispatch_id}")
+    def dispatches_get(dispatch_id: str, request: Request, token: Reader) -> dict[str, Any]:
+        """One dispatch; its job too for the agents of its target."""
+        dispatch = get_dispatch(store_of(request), dispatch_id)
+        answer = dispatch.public()
+        if token.target == dispatch.target:
+            answer["job"] = dispatch.job.model_dump(mode="json")
+        return answer
+
+    @app.post("/api/dispatches/{dispatch_id}/start")
+    def dispatches_start(dispatch_id: str, request: Request, token: Agent) -> dict[str, Any]:
+        """An agent of the target took the job: one more attempt (running), or failed past the limit."""
+        store = store_of(request)
+        own(token, get_dispatch(store, dispatch_id))
+        return start_attempt(store, dispatch_id).public()
+
+    @app.post("/api/dispatches/{dispatch_id}/result")
+    def dispatches_result(dispatch_id: str, record: ResultRecord, request: Request, token: Agent) -> JSONResponse:
+        """The job's result, measured on the target; stored once, whatever the redeliveries."""
+        store = store_of(request)
+        dispatch = get_dispatch(store, dispatch_id)
+        own(token, dispatch)
+        _measured_on(request, token, record)
+        if record.job.model.sha256 != dispatch.job.model.sha256 or record.job.framework != dispatch.job.framework:
+            raise HTTPException(422, f"this result is not of dispatch {dispatch_id}'s job (model or framework differs)")
+        done, stored = complete(store, dispatch_id, record)
+        return JSONResponse({**done.public(), "stored": stored}, status_code=201 if stored else 200)
+
+    @app.post("/api/agents/heartbeat")
+    def agents_heartbeat(body: Heartbeat, request: Request, token: Agent) -> dict[str, str]:
+        """An agent is alive, with what it has."""
+        heartbeat(store_of(request), body.name, token.target or "", body.model_dump(mode="json"))
+        return {"status": "ok"}
+
+    @app.get("/api/agents")
+    def agents_list(request: Request, _: Reader) -> list[dict[str, Any]]:
+        """Every agent, online or not (offline when silent for 30 s)."""
+        return [
+            {"name": a.name, "target": a.target, "online": a.online, "last_seen": a.last_seen.isoformat(), **a.report}
+            for a in agents(store_of(request))
+        ]
+
+
+def _measured_on(request: Request, token: Token, record: ResultRecord) -> None:
+    """Refuse a result whose machine is not the agent's target (by hardware fingerprint)."""
+    target = request.app.state.catalog.targets.get(token.target)
+    if target is None or target.fingerprint is None:
+        raise HTTPException(403, f"target `{token.target}` has no hardware fingerprint in the catalog")
+    if record.provenance is None or record.provenance.machine_fingerprint != target.fingerprint:
+        raise HTTPException(403, f"this result was not measured on target `{token.target}` (fingerprint differs)")

@@ -46,5 +46,6 @@ def allow(roles: frozenset[Role]) -> Callable[..., Token]:
 
 Reader = Annotated[Token, Depends(allow(READ))]
 Uploader = Annotated[Token, Depends(allow(UPLOAD))]
+Submitter = Annotated[Token, Depends(allow(SUBMIT))]
 Agent = Annotated[Token, Depends(allow(AGENT))]
 Admin = Annotated[Token, Depends(allow(ADMIN))]

@@ -91,29 +91,33 @@ class ResultStore:
 
     def save(self, record: ResultRecord, campaign: str | None = None) -> int:
         """Store `record` (optionally as part of `campaign`) in one transaction and return its id."""
+        row = self.result_row(record, campaign)
+        with self._translated("save a result to"), Session(self._engine) as session, session.begin():
+            session.add(row)
+            session.flush()
+            result_id = row.id
+        return result_id
+
+    def result_row(self, record: ResultRecord, campaign: str | None = None) -> ResultRow:
+        """The row that stores `record`, for a transaction of the caller's (refuses a newer record schema)."""
         if record.schema_version > SCHEMA_VERSION:
             raise StoreError(
                 f"result of job {record.job_key} has record schema version {record.schema_version}, "
                 f"newer than this deploybench's {SCHEMA_VERSION}",
                 hint="save it with the deploybench that made it, or upgrade deploybench",
             )
-        row = ResultRow(
+        return ResultRow(
             job_key=record.job_key,
             campaign=campaign,
             status=record.status.value,
             framework=record.job.framework,
             model_sha256=record.job.model.sha256,
             scenario=record.job.scenario.kind.value,
-            created_at=self._clock().astimezone(timezone.utc),
+            created_at=self.now(),
             schema_version=record.schema_version,
             median_us=median_us(record),
             record_json=record.model_dump_json(),
         )
-        with self._translated("save a result to"), Session(self._engine) as session, session.begin():
-            session.add(row)
-            session.flush()
-            result_id = row.id
-        return result_id
 
     def get(self, result_id: int) -> ResultRecord:
         """The record stored under `result_id`; NotFoundError when there is none."""

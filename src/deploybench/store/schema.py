@@ -76,3 +76,32 @@ class TokenRow(Base):
     name: Mapped[str] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     revoked: Mapped[bool] = mapped_column(Boolean)
+
+
+class DispatchRow(Base):
+    """One job sent to a remote target: its state (queued, running, done, failed), attempts and result."""
+
+    __tablename__ = "dispatches"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    job_key: Mapped[str] = mapped_column(String(64))
+    target: Mapped[str] = mapped_column(String(200), index=True)
+    campaign: Mapped[str | None] = mapped_column(String(200))
+    job_json: Mapped[str] = mapped_column(Text)
+    state: Mapped[str] = mapped_column(String(16))
+    attempts: Mapped[int] = mapped_column(Integer)
+    result_id: Mapped[int | None] = mapped_column(Integer)
+    message: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class AgentRow(Base):
+    """One board's agent: its target, when it was last heard from, and what it reported (backends, machine)."""
+
+    __tablename__ = "agents"
+
+    name: Mapped[str] = mapped_column(String(200), primary_key=True)
+    target: Mapped[str] = mapped_column(String(200))
+    last_seen: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    report_json: Mapped[str] = mapped_column(Text)

@@ -1,0 +1,110 @@
+"""`deploybench agent`: on a board, check that the machine is the target it claims, report what it has, then
+take the target's jobs one at a time (Celery worker, concurrency 1, prefetch 1, late acknowledgement): fetch
+the model by hash, measure it in a worker process, send the result, and only then acknowledge."""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from deploybench.catalog.local import detect_local_machine
+from deploybench.core.errors import ConfigurationError, DeploybenchError
+from deploybench.core.records import JobSpec
+from deploybench.worker.lab import LabClient
+from deploybench.worker.launcher import run_in_worker
+from deploybench.worker.probe import probe_all
+from deploybench.worker.queue import TASK, celery_app, queue_name
+
+HEARTBEAT_S = 5.0
+
+
+@dataclass(frozen=True)
+class AgentConfig:
+    """Where the agent takes jobs from and sends results to."""
+
+    target: str
+    broker: str
+    service: str
+    token: str
+    name: str
+    cache: Path
+
+
+def checked_report(config: AgentConfig, client: LabClient) -> dict[str, Any]:
+    """What the agent reports, once its token and machine are checked against the target."""
+    who = client.whoami()
+    if who["role"] != "agent" or who["target"] != config.target:
+        raise ConfigurationError(
+            f"the token is a {who['role']} token{' of ' + who['target'] if who['target'] else ''}, "
+            f"not an agent token of `{config.target}`",
+            hint=f"make one: deploybench token create --role agent --target {config.target} --name {config.name}",
+        )
+    expected = client.target(config.target).get("fingerprint")
+    here = detect_local_machine().fingerprint
+    if expected != here:
+        raise ConfigurationError(
+            f"this machine is not target `{config.target}`: its fingerprint is {here}, the catalog's {expected}",
+            hint="run the agent on that board, or set the target's `fingerprint` in the catalog",
+        )
+    backends = {status.name: status.version for status in probe_all() if status.available}
+    return {"name": config.name, "fingerprint": here, "backends": backends}
+
+
+def measure(client: LabClient, cache: Path, dispatch_id: str) -> None:
+    """Take one dispatch: count the attempt, fetch the model, measure it, send the result."""
+    state = client.start(dispatch_id)
+    if state["state"] != "running":
+        return
+    job = JobSpec.model_validate(client.dispatch_state(dispatch_id)["job"])
+    model = client.fetch(job.model.sha256, cache, Path(job.model.path).suffix)
+    local = job.model_copy(update={"model": job.model.model_copy(update={"path": str(model)})})
+    client.post_result(dispatch_id, run_in_worker(local))
+
+
+def run_agent(config: AgentConfig) -> None:
+    """Check, then serve the target's queue until stopped, reporting every HEARTBEAT_S seconds."""
+    client = LabClient(config.service, config.token)
+    report = checked_report(config, client)
+    stop = threading.Event()
+
+    def beat() -> None:
+        while not stop.is_set():
+            with contextlib.suppress(DeploybenchError):
+                client.heartbeat(report)
+            stop.wait(HEARTBEAT_S)
+
+    threading.Thread(target=beat, name="heartbeat", daemon=True).start()
+    app = celery_app(config.broker)
+
+    @app.task(name=TASK)  # type: ignore[untyped-decorator]
+    def take(dispatch_id: str) -> None:
+        measure(client, config.cache, dispatch_id)
+
+    try:
+        app.worker_main(
+            [
+                "worker",
+                "--queues",
+                queue_name(config.target),
+                "--concurrency",
+                "1",
+                "--prefetch-multiplier",
+                "1",
+                "--pool",
+                "solo",
+                "--hostname",
+                f"{config.name}@{socket.gethostname()}",
+                "--without-gossip",
+                "--without-mingle",
+                "--without-heartbeat",
+                "--loglevel",
+                "WARNING",
+            ]
+        )
+    finally:
+        stop.set()
+        client.close()
