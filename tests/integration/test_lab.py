@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from tests.conftest import Run
 from tests.support.jobs import quick_job
 from tests.support.models import tiny_classifier
 
@@ -51,6 +52,7 @@ class Lab:
     url: str
     target: str
     db: str
+    catalog: Path
     tokens: dict[str, str]
     start_agent: Callable[[str], subprocess.Popen[bytes]]
 
@@ -151,7 +153,7 @@ def lab(tmp_path: Path) -> Iterator[Lab]:
                 raise AssertionError(f"the service did not start ({exc})") from exc
             time.sleep(0.3)
     try:
-        yield Lab(url, target, db, tokens, start_agent)
+        yield Lab(url, target, db, tmp_path / "catalog", tokens, start_agent)
     finally:
         for process in agents:
             _stop(process)
@@ -230,3 +232,45 @@ def test_a_client_with_the_wrong_token_is_refused_with_the_reason(lab: Lab, tmp_
     user = lab.client("submitter")
     with pytest.raises(Exception, match="is not in the artifact store"):
         user.dispatch(quick_job(model, "onnxruntime"), lab.target)
+
+
+def test_run_with_a_remote_target_goes_through_the_queue_with_the_same_output(
+    lab: Lab, tmp_path: Path, cli: Run, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DEPLOYBENCH_CATALOG", str(lab.catalog))
+    model = tiny_classifier(tmp_path / "m.onnx")
+    lab.start_agent("a1")
+    _online(lab, 1)
+    status, out, err = cli(
+        "run",
+        str(model),
+        "-F",
+        "onnxruntime",
+        "--threads",
+        "1",
+        "--dim",
+        "batch=1",
+        "--count",
+        "2",
+        "--min-samples",
+        "10",
+        "--max-duration",
+        "0.5",
+        "--min-duration",
+        "0.1",
+        "--target",
+        lab.target,
+        "--service",
+        lab.url,
+        "--token",
+        lab.tokens["submitter"],
+        "--campaign",
+        "remote",
+    )
+    assert status == 0, err
+    assert f"1 job(s) queued for {lab.target}" in err
+    assert "onnxruntime" in out and lab.url in out
+    assert len(_stored(lab)) == 1
+
+    elsewhere = cli("run", str(model), "--target", "raspberry-pi-4")
+    assert elsewhere[0] == 2 and "is not this machine" in elsewhere[2] and "--service" in elsewhere[2]

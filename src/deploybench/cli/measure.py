@@ -10,17 +10,20 @@ import typer
 
 from deploybench.campaign.frameworks import ALL, choose_frameworks
 from deploybench.campaign.plan import model_ref, plan_jobs
+from deploybench.campaign.remote import is_remote, run_remote
 from deploybench.campaign.runner import run_jobs
 from deploybench.campaign.spec import load_campaign
+from deploybench.catalog import load_catalog
 from deploybench.cli.output import note, print_table
 from deploybench.cli.progress import campaign_progress
 from deploybench.cli.values import Database, parse_dims, parse_grid
-from deploybench.core.errors import DeploybenchError
+from deploybench.core.errors import ConfigurationError, DeploybenchError
 from deploybench.core.formats import model_format
 from deploybench.core.records import InputData, JobSpec, ResultRecord, Scenario, ScenarioKind, StoppingRule, Timing
 from deploybench.report.tables import SUMMARY_COLUMNS, loadgen_rows, summary_rows
 from deploybench.store import ResultStore
 from deploybench.store.url import redact_url
+from deploybench.worker.lab import LabClient
 from deploybench.worker.placement import Placer
 from deploybench.zoo.build import build_model
 
@@ -67,9 +70,19 @@ def run(
     ] = None,
     campaign: Annotated[str | None, typer.Option(help="Store the results under this campaign name.")] = None,
     retry_failed: Annotated[bool, typer.Option(help="Run again jobs whose stored result failed.")] = False,
+    target: Annotated[
+        str | None, typer.Option(help="Catalog target to measure on: a remote board goes through the lab's queue.")
+    ] = None,
+    service: Annotated[
+        str | None, typer.Option(envvar="DEPLOYBENCH_SERVICE", help="The lab's service URL, for a remote --target.")
+    ] = None,
+    token: Annotated[
+        str | None, typer.Option(envvar="DEPLOYBENCH_TOKEN", help="A submitter token of the lab's service.")
+    ] = None,
     db: Database = None,
 ) -> None:
-    """Measure one model on one or more frameworks and settings; resumes what is already stored."""
+    """Measure one model on one or more frameworks and settings; resumes what is already stored. With a remote
+    --target, the jobs go through the lab's service and queue to that board's agent; same output."""
     grid = parse_grid(setting or [])
     if threads:
         grid["threads"] = parse_grid([f"threads={threads}"])["threads"]
@@ -105,6 +118,16 @@ def run(
     )
     if loadgen is not None:
         jobs = [job.model_copy(update={"loadgen": True}) for job in jobs]
+    if is_remote(target, service, load_catalog()):
+        if service is None or token is None:
+            raise ConfigurationError("--service needs --token", hint="a submitter token of the lab's service")
+        client = LabClient(service, token)
+        try:
+            results = run_remote(jobs, str(target), client, campaign, note)
+        finally:
+            client.close()
+        show(results, service)
+        return
     execute(jobs, campaign, retry_failed, db, placer)
 
 
@@ -148,6 +171,15 @@ def execute(
         newest = {row.job_key: row.id for row in reversed(store.rows(campaign=campaign))}
         results = [(newest[job.key()], store.get(newest[job.key()])) for job in jobs if job.key() in newest]
         where = redact_url(store.url)
+    show(results, where)
+    failed = sum(1 for _, record in results if record.failure)
+    if failed and raise_on_failure:
+        raise DeploybenchError(f"{failed} of {len(results)} job(s) failed", hint="see the errors above")
+    return results
+
+
+def show(results: list[tuple[int, ResultRecord]], where: str) -> None:
+    """The side-by-side table of the results, LoadGen's figures beside ours, and each failure and warning."""
     print_table(f"{len(results)} result(s) in {where}", SUMMARY_COLUMNS, summary_rows(results))
     beside = loadgen_rows(results)
     if beside:
@@ -160,7 +192,3 @@ def execute(
             )
         for warning in record.warnings:
             note(f"warning: result {result_id}: {warning}")
-    failed = sum(1 for _, record in results if record.failure)
-    if failed and raise_on_failure:
-        raise DeploybenchError(f"{failed} of {len(results)} job(s) failed", hint="see the errors above")
-    return results
