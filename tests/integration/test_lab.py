@@ -9,7 +9,6 @@ import os
 import signal
 import socket
 import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -20,6 +19,7 @@ import pytest
 from tests.conftest import Run
 from tests.support.jobs import quick_job
 from tests.support.models import tiny_classifier
+from tests.support.service import deploybench, serve, stop
 
 from deploybench.catalog.local import detect_local_machine
 from deploybench.core.records import StoppingRule
@@ -60,34 +60,6 @@ class Lab:
         return LabClient(self.url, self.tokens[role])
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def _deploybench(*args: str, env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
-    """`deploybench ARGS` in its own session, its output in log."""
-    with log.open("ab") as out:
-        return subprocess.Popen(
-            [sys.executable, "-m", "deploybench.cli", *args],
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-
-
-def _stop(process: subprocess.Popen[bytes], sig: int = signal.SIGTERM) -> None:
-    if process.poll() is None:
-        os.killpg(process.pid, sig)
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
-
-
 @pytest.fixture
 def lab(tmp_path: Path) -> Iterator[Lab]:
     """The service on a free port, with a user catalog holding this machine as a uniquely named board."""
@@ -107,23 +79,11 @@ def lab(tmp_path: Path) -> Iterator[Lab]:
             "agent": create_token(store, Role.AGENT, "board", target)[1],
         }
     env = {**os.environ, "DEPLOYBENCH_CATALOG": str(tmp_path / "catalog"), "DEPLOYBENCH_DB": db}
-    port = _free_port()
-    url = f"http://127.0.0.1:{port}"
-    service = _deploybench(
-        "serve",
-        "--port",
-        str(port),
-        "--artifacts",
-        str(tmp_path / "artifacts"),
-        "--broker",
-        BROKER,
-        env=env,
-        log=tmp_path / "service.log",
-    )
+    service, url = serve(tmp_path, env, "--broker", BROKER)
     agents: list[subprocess.Popen[bytes]] = []
 
     def start_agent(name: str) -> subprocess.Popen[bytes]:
-        process = _deploybench(
+        process = deploybench(
             "agent",
             "--target",
             target,
@@ -143,21 +103,12 @@ def lab(tmp_path: Path) -> Iterator[Lab]:
         agents.append(process)
         return process
 
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            LabClient(url, tokens["reader"]).whoami()
-            break
-        except Exception as exc:
-            if service.poll() is not None or time.monotonic() > deadline:
-                raise AssertionError(f"the service did not start ({exc})") from exc
-            time.sleep(0.3)
     try:
         yield Lab(url, target, db, tmp_path / "catalog", tokens, start_agent)
     finally:
         for process in agents:
-            _stop(process)
-        _stop(service)
+            stop(process)
+        stop(service)
         from kombu import Connection
 
         with Connection(BROKER) as connection:
@@ -216,7 +167,7 @@ def test_an_agent_killed_mid_job_has_its_job_redelivered_and_stored_once(lab: La
         assert time.monotonic() < deadline, "the job never started"
         time.sleep(0.2)
     time.sleep(1.0)
-    _stop(first, signal.SIGKILL)
+    stop(first, signal.SIGKILL)
     lab.start_agent("rescuer")
     done = user.wait(dispatch["id"], timeout_s=180)
     assert done["state"] == "done"

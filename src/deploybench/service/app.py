@@ -16,9 +16,14 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from deploybench import __version__
 from deploybench.catalog import Catalog, load_catalog
+from deploybench.catalog.local import detect_local_machine
 from deploybench.core.errors import ConfigurationError, DeploybenchError, NotFoundError, StoreError
 from deploybench.core.records import JobSpec, ResultRecord, Status
+from deploybench.select.fit import framework_units, observations_from, stored_peaks
+from deploybench.select.targets import known_targets
+from deploybench.select.validate import Check, Summary, validate
 from deploybench.service.auth import Admin, Agent, Reader, Submitter, Uploader, store_of
+from deploybench.service.dashboard import dashboard_routes
 from deploybench.store import ResultStore
 from deploybench.store.artifacts import ArtifactRejected, ArtifactStore
 from deploybench.store.dispatch import (
@@ -86,6 +91,7 @@ def create_app(config: ServiceConfig, catalog: Catalog | None = None) -> FastAPI
         app.state.store = ResultStore.open(config.db)
         app.state.catalog = catalog or load_catalog()
         app.state.artifacts = ArtifactStore(config.artifacts)
+        app.state.validation = lambda: cross_check(app.state.store, app.state.catalog)
         try:
             yield
         finally:
@@ -95,7 +101,19 @@ def create_app(config: ServiceConfig, catalog: Catalog | None = None) -> FastAPI
     _errors(app)
     _routes(app, config)
     _lab_routes(app, config)
+    dashboard_routes(app)
     return app
+
+
+def cross_check(store: ResultStore, catalog: Catalog) -> tuple[list[Check], list[Summary]]:
+    """The performance models against every stored measurement (leave one model out), on the last fit."""
+    machine = detect_local_machine()
+    peaks = stored_peaks(store, machine)
+    if peaks is None:
+        raise NotFoundError("no performance model fitted yet", hint="run `deploybench predict fit` on the store")
+    targets = known_targets(catalog, machine, peaks)
+    observations, _, _ = observations_from(store, targets, {})
+    return validate(observations, targets, framework_units(catalog))
 
 
 def _errors(app: FastAPI) -> None:

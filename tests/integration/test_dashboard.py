@@ -1,0 +1,125 @@
+"""The dashboard in a real headless Chromium (Debian's chromium and chromedriver, driven by Selenium) against
+the service in its own process over a real SQLite store: log in, the lab overview (agents online or offline,
+jobs waiting for an agent, campaign progress), the catalogs and support matrix, results filtered, A against B,
+and the predicted-against-measured page."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from tests.support.jobs import quick_job
+from tests.support.models import tiny_classifier
+from tests.support.service import serve, stop
+
+from deploybench.store import ResultStore
+from deploybench.store.dispatch import create_dispatch, heartbeat
+from deploybench.store.tokens import Role, create_token
+from deploybench.worker.launcher import run_in_worker
+
+CHROMIUM, CHROMEDRIVER = shutil.which("chromium"), shutil.which("chromedriver")
+pytestmark = pytest.mark.skipif(
+    not (CHROMIUM and CHROMEDRIVER), reason="Debian's chromium and chromium-driver are not installed"
+)
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str, list[int]]]:
+    """The service over a store with two measured results, an agent heard from, and a job waiting."""
+    pytest.importorskip("onnxruntime")
+    folder = tmp_path_factory.mktemp("dashboard")
+    db = f"sqlite:///{folder / 'lab.db'}"
+    model = tiny_classifier(folder / "m.onnx")
+    with ResultStore.open(db) as store:
+        ids = [
+            store.save(run_in_worker(quick_job(model, "onnxruntime", settings={"threads": t})), "ui") for t in (1, 2)
+        ]
+        heartbeat(store, "pi-rack-3", "raspberry-pi-4", {"backends": {"onnxruntime": "1.22"}})
+        create_dispatch(store, quick_job(model, "onnxruntime"), "jetson-nano", "night-run")
+        reader = create_token(store, Role.READER, "viewer")[1]
+    process, url = serve(folder, {**os.environ, "DEPLOYBENCH_DB": db})
+    try:
+        yield url, reader, ids
+    finally:
+        stop(process)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    webdriver = pytest.importorskip("selenium.webdriver")
+    options = webdriver.ChromeOptions()
+    options.binary_location = str(CHROMIUM)
+    for flag in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu"):
+        options.add_argument(flag)
+    driver = webdriver.Chrome(service=webdriver.ChromeService(executable_path=str(CHROMEDRIVER)), options=options)
+    driver.set_page_load_timeout(60)
+    try:
+        yield driver
+    finally:
+        driver.quit()
+
+
+def text(browser: Any, element_id: str) -> str:
+    from selenium.webdriver.common.by import By
+
+    return str(browser.find_element(By.ID, element_id).text)
+
+
+def log_in(browser: Any, url: str, token: str) -> None:
+    from selenium.webdriver.common.by import By
+
+    browser.get(f"{url}/dashboard/login")
+    browser.find_element(By.ID, "token").send_keys(token)
+    browser.find_element(By.ID, "login").click()
+
+
+def test_a_browser_logs_in_and_follows_the_lab(browser: Any, site: tuple[str, str, list[int]]) -> None:
+    url, reader, _ = site
+    browser.delete_all_cookies()
+    browser.get(f"{url}/dashboard")
+    assert browser.current_url.endswith("/dashboard/login")
+    log_in(browser, url, "dbt_wrong")
+    assert "unknown or revoked API token" in browser.page_source
+    log_in(browser, url, reader)
+    assert browser.current_url.endswith("/dashboard")
+    agents = text(browser, "agents")
+    assert "pi-rack-3" in agents and "raspberry-pi-4" in agents and "online" in agents and "onnxruntime" in agents
+    targets = text(browser, "targets")
+    assert "jetson-nano" in targets and "waiting: no live agent" in targets
+    assert "night-run" in text(browser, "campaigns") and "0%" in text(browser, "campaigns")
+
+
+def test_the_catalogs_and_the_support_matrix_are_shown(browser: Any, site: tuple[str, str, list[int]]) -> None:
+    url, reader, _ = site
+    log_in(browser, url, reader)
+    browser.get(f"{url}/dashboard/catalog")
+    assert "Raspberry" in text(browser, "catalog-targets") or "PI4" in text(browser, "catalog-targets")
+    matrix = text(browser, "support-matrix")
+    assert "tensorflow-lite" in matrix and "raspberry-pi-4" in matrix and "yes" in matrix
+
+
+def test_results_are_filtered_and_compared(browser: Any, site: tuple[str, str, list[int]]) -> None:
+    from selenium.webdriver.common.by import By
+
+    url, reader, ids = site
+    log_in(browser, url, reader)
+    browser.get(f"{url}/dashboard/results?framework=onnxruntime")
+    assert text(browser, "results").count("onnxruntime") == 2
+    browser.get(f"{url}/dashboard/results?framework=tvm")
+    assert "onnxruntime" not in text(browser, "results")
+    browser.get(f"{url}/dashboard/results")
+    browser.find_element(By.ID, "a").send_keys(str(ids[0]))
+    browser.find_element(By.ID, "b").send_keys(str(ids[1]))
+    browser.find_element(By.ID, "compare").click()
+    assert f"Result {ids[1]} against result {ids[0]}" in browser.page_source
+    assert "Mann-Whitney" in text(browser, "comparison") or "p" in text(browser, "comparison")
+
+
+def test_the_predictions_page_says_what_to_do_before_any_fit(browser: Any, site: tuple[str, str, list[int]]) -> None:
+    url, reader, _ = site
+    log_in(browser, url, reader)
+    browser.get(f"{url}/dashboard/predictions")
+    assert "predict fit" in text(browser, "validation")
