@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import socket
 import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,8 @@ from deploybench.worker.probe import probe_all
 from deploybench.worker.queue import TASK, celery_app, queue_name
 
 HEARTBEAT_S = 5.0
+REQUEUE_PAUSE_S = 5.0
+"""Pause before a job that could not be taken (the service unreachable) goes back to the queue."""
 
 
 @dataclass(frozen=True)
@@ -79,10 +82,15 @@ def run_agent(config: AgentConfig) -> None:
 
     threading.Thread(target=beat, name="heartbeat", daemon=True).start()
     app = celery_app(config.broker)
+    from celery.exceptions import Reject
 
     @app.task(name=TASK)  # type: ignore[untyped-decorator]
     def take(dispatch_id: str) -> None:
-        measure(client, config.cache, dispatch_id)
+        try:
+            measure(client, config.cache, dispatch_id)
+        except DeploybenchError as exc:
+            time.sleep(REQUEUE_PAUSE_S)
+            raise Reject(str(exc), requeue=True) from exc
 
     try:
         app.worker_main(

@@ -37,6 +37,7 @@ class Dispatch:
     result_id: int | None
     message: str | None
     created_at: datetime
+    started_at: datetime | None
     updated_at: datetime
 
     def public(self) -> dict[str, Any]:
@@ -51,6 +52,7 @@ class Dispatch:
             "result_id": self.result_id,
             "message": self.message,
             "created_at": self.created_at.isoformat(),
+            "started_at": self.started_at.isoformat() if self.started_at else None,
             "updated_at": self.updated_at.isoformat(),
         }
 
@@ -77,6 +79,7 @@ def _dispatch(row: DispatchRow) -> Dispatch:
         result_id=row.result_id,
         message=row.message,
         created_at=as_utc(row.created_at),
+        started_at=as_utc(row.started_at) if row.started_at else None,
         updated_at=as_utc(row.updated_at),
     )
 
@@ -95,9 +98,10 @@ def create_dispatch(store: ResultStore, job: JobSpec, target: str, campaign: str
         result_id=None,
         message=None,
         created_at=now,
+        started_at=None,
         updated_at=now,
     )
-    with Session(store.engine) as session, session.begin():
+    with store.writing() as session, session.begin():
         session.add(row)
         session.flush()
         return _dispatch(row)
@@ -126,7 +130,7 @@ def list_dispatches(store: ResultStore, target: str | None = None, state: str | 
 def start_attempt(store: ResultStore, dispatch_id: str) -> Dispatch:
     """Count one more delivery of the dispatch: running, or failed once past MAX_ATTEMPTS; a done or failed
     dispatch is left as it is (the agent then drops the message without measuring)."""
-    with Session(store.engine) as session, session.begin():
+    with store.writing() as session, session.begin():
         row = session.get(DispatchRow, dispatch_id, with_for_update=True)
         if row is None:
             raise NotFoundError(f"no dispatch {dispatch_id}")
@@ -135,7 +139,7 @@ def start_attempt(store: ResultStore, dispatch_id: str) -> Dispatch:
             row.state = "running" if row.attempts <= MAX_ATTEMPTS else "failed"
             if row.state == "failed":
                 row.message = f"delivered {MAX_ATTEMPTS} times without a result (agents killed or lost)"
-            row.updated_at = store.now()
+            row.updated_at = row.started_at = store.now()
         session.flush()
         return _dispatch(row)
 
@@ -143,7 +147,7 @@ def start_attempt(store: ResultStore, dispatch_id: str) -> Dispatch:
 def complete(store: ResultStore, dispatch_id: str, record: ResultRecord) -> tuple[Dispatch, bool]:
     """Store the dispatch's result and mark it done, in one transaction; a dispatch already done keeps its
     first result (False: nothing stored)."""
-    with Session(store.engine) as session, session.begin():
+    with store.writing() as session, session.begin():
         row = session.get(DispatchRow, dispatch_id, with_for_update=True)
         if row is None:
             raise NotFoundError(f"no dispatch {dispatch_id}")
@@ -161,7 +165,7 @@ def complete(store: ResultStore, dispatch_id: str, record: ResultRecord) -> tupl
 
 def heartbeat(store: ResultStore, name: str, target: str, report: dict[str, Any]) -> None:
     """Record that an agent is alive, with what it reports."""
-    with Session(store.engine) as session, session.begin():
+    with store.writing() as session, session.begin():
         row = session.get(AgentRow, name, with_for_update=True)
         if row is None:
             session.add(AgentRow(name=name, target=target, last_seen=store.now(), report_json=json.dumps(report)))

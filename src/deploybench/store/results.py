@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from deploybench.core.errors import NotFoundError, QueryError, StoreError
 from deploybench.core.records import SCHEMA_VERSION, ResultRecord, Status
-from deploybench.store.engine import create_store_engine, describe_open_error, error_reason
+from deploybench.store.engine import SQLITE_BEGIN_OPTION, create_store_engine, describe_open_error, error_reason
 from deploybench.store.migrate import upgrade_to_head
 from deploybench.store.schema import AnalysisRow, FitRow, ResultRow
 from deploybench.store.url import prepare_default_folder, redact_url, resolve_url
@@ -85,6 +85,11 @@ class ResultStore:
         """The migrated engine, for the store's other tables (tokens)."""
         return self._engine
 
+    def writing(self) -> Session:
+        """A session for a read-then-write transaction: on SQLite it takes the write lock when it begins
+        (BEGIN IMMEDIATE), so concurrent writers wait their turn instead of failing with "database is locked"."""
+        return Session(self._engine.execution_options(**{SQLITE_BEGIN_OPTION: "IMMEDIATE"}))
+
     def now(self) -> datetime:
         """The store's clock, in UTC."""
         return self._clock().astimezone(timezone.utc)
@@ -92,7 +97,7 @@ class ResultStore:
     def save(self, record: ResultRecord, campaign: str | None = None) -> int:
         """Store `record` (optionally as part of `campaign`) in one transaction and return its id."""
         row = self.result_row(record, campaign)
-        with self._translated("save a result to"), Session(self._engine) as session, session.begin():
+        with self._translated("save a result to"), self.writing() as session, session.begin():
             session.add(row)
             session.flush()
             result_id = row.id
@@ -215,7 +220,7 @@ class ResultStore:
             deploybench_version=version,
             report_json=report_json,
         )
-        with self._translated("save an analysis to"), Session(self._engine) as session, session.begin():
+        with self._translated("save an analysis to"), self.writing() as session, session.begin():
             session.add(row)
             session.flush()
             analysis_id = row.id
@@ -240,7 +245,7 @@ class ResultStore:
             FitRow(kind=kind, key=key, created_at=now, deploybench_version=version, payload_json=payload)
             for key, payload in payloads.items()
         ]
-        with self._translated("save a fit to"), Session(self._engine) as session, session.begin():
+        with self._translated("save a fit to"), self.writing() as session, session.begin():
             session.add_all(rows)
         return len(rows)
 

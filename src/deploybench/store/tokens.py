@@ -56,7 +56,7 @@ def create_token(store: ResultStore, role: Role, name: str, target: str | None =
     row = TokenRow(
         digest=digest(secret), role=role.value, target=target, name=name, created_at=store.now(), revoked=False
     )
-    with Session(store.engine) as session, session.begin():
+    with store.writing() as session, session.begin():
         session.add(row)
         session.flush()
         token = Token(row.id, role, target, name)
@@ -73,7 +73,7 @@ def find_token(store: ResultStore, secret: str) -> Token | None:
 
 def revoke_token(store: ResultStore, token_id: int) -> bool:
     """Revoke a token by id; whether there was such a live token."""
-    with Session(store.engine) as session, session.begin():
+    with store.writing() as session, session.begin():
         row = session.get(TokenRow, token_id)
         if row is None or row.revoked:
             return False

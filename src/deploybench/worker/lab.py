@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,8 @@ from deploybench.core.hashing import file_sha256
 from deploybench.core.records import JobSpec, ResultRecord
 
 CHUNK = 1 << 20
+RETRY_PAUSES_S = (0.5, 1.0, 2.0, 4.0, 8.0)
+"""Pauses between the tries of a request the service could not answer (about 15 s in all)."""
 
 
 class LabError(DeploybenchError):
@@ -34,13 +37,21 @@ class LabClient:
         self._http.close()
 
     def _call(self, method: str, path: str, **kwargs: Any) -> Any:
-        """One request; its JSON answer, or LabError with the service's reason."""
+        """One request, retried with growing pauses while the service is unreachable or answers 5xx; its JSON
+        answer, or LabError with the service's reason."""
         import httpx
 
-        try:
-            answer = self._http.request(method, path, **kwargs)
-        except httpx.HTTPError as exc:
-            raise LabError(f"the service at {self.url} cannot be reached ({exc})") from exc
+        for pause_s in (*RETRY_PAUSES_S, None):
+            try:
+                answer = self._http.request(method, path, **kwargs)
+            except httpx.HTTPError as exc:
+                if pause_s is None:
+                    raise LabError(f"the service at {self.url} cannot be reached ({exc})") from exc
+                time.sleep(pause_s)
+                continue
+            if answer.status_code < 500 or pause_s is None:
+                break
+            time.sleep(pause_s)
         if answer.status_code == 404:
             raise NotFoundError(f"{self.url}{path}: {_reason(answer)}")
         if answer.status_code >= 400:
@@ -58,8 +69,7 @@ class LabClient:
     def upload(self, path: Path) -> str:
         """Put a file in the artifact store (once); its SHA-256."""
         sha256 = file_sha256(path)
-        with path.open("rb") as data:
-            self._call("PUT", f"/api/artifacts/{sha256}", content=iter(lambda: data.read(CHUNK), b""))
+        self._call("PUT", f"/api/artifacts/{sha256}", content=FileChunks(path))
         return sha256
 
     def fetch(self, sha256: str, cache: Path, suffix: str = "") -> Path:
@@ -130,6 +140,18 @@ class LabClient:
                     hint=f"agents online for {state['target']}: {', '.join(online) or 'none: start one'}",
                 )
             time.sleep(poll_s)
+
+
+class FileChunks:
+    """A file's bytes in chunks, read afresh each time it is iterated (so a retried upload sends it whole)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def __iter__(self) -> Iterator[bytes]:
+        with self.path.open("rb") as data:
+            while chunk := data.read(CHUNK):
+                yield chunk
 
 
 def _reason(answer: Any) -> str:

@@ -34,6 +34,7 @@ def celery_app(broker: str) -> Any:
         task_default_delivery_mode="persistent",
         worker_hijack_root_logger=False,
         broker_heartbeat=10,
+        worker_enable_remote_control=False,
     )
     return app
 
