@@ -20,7 +20,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -43,19 +42,14 @@ def main() -> None:
 
     from tests.support.jobs import quick_job
     from tests.support.models import tiny_classifier
-    from tests.support.service import deploybench, serve, stop
+    from tests.support.service import agent, serve, stand_in_board, stop
 
     from deploybench.catalog.local import detect_local_machine
     from deploybench.store import ResultStore
     from deploybench.store.tokens import Role, create_token
 
     folder = Path(tempfile.mkdtemp(prefix="deploybench-lab-"))
-    target = f"bench-{uuid.uuid4().hex[:8]}"
-    (folder / "catalog" / "targets").mkdir(parents=True)
-    (folder / "catalog" / "targets" / f"{target}.yaml").write_text(
-        f"name: {target}\ndisplay_name: {target}\nsom: {{name: rack}}\nsoc: {{name: this machine}}\n"
-        f"fingerprint: {detect_local_machine().fingerprint}\n"
-    )
+    target = stand_in_board(folder)
     db = f"sqlite:///{folder / 'lab.db'}"
     with ResultStore.open(db) as store:
         submitter = create_token(store, Role.SUBMITTER, "bench")[1]
@@ -65,25 +59,7 @@ def main() -> None:
     agents: list[subprocess.Popen[bytes]] = []
     try:
         for index in range(args.agents):
-            agents.append(
-                deploybench(
-                    "agent",
-                    "--target",
-                    target,
-                    "--broker",
-                    BROKER,
-                    "--service",
-                    url,
-                    "--token",
-                    agent_token,
-                    "--name",
-                    f"agent-{index}",
-                    "--cache",
-                    str(folder / f"cache-{index}"),
-                    env=env,
-                    log=folder / f"agent-{index}.log",
-                )
-            )
+            agents.append(agent(folder, env, target, BROKER, url, agent_token, f"agent-{index}"))
         model = tiny_classifier(folder / "m.onnx")
         job = quick_job(model, "onnxruntime", data={"count": 1, "dims": {"batch": 1}})
         job = job.model_copy(

@@ -73,8 +73,16 @@ def log_in(browser: Any, url: str, token: str) -> None:
     from selenium.webdriver.common.by import By
 
     browser.get(f"{url}/dashboard/login")
+    from selenium.webdriver.support.ui import WebDriverWait
+
     browser.find_element(By.ID, "token").send_keys(token)
     browser.find_element(By.ID, "login").click()
+    WebDriverWait(browser, 30).until(
+        lambda page: (
+            page.execute_script("return document.readyState") == "complete"
+            and (not page.current_url.endswith("/dashboard/login") or "unknown or revoked" in page.page_source)
+        )
+    )
 
 
 def test_a_browser_logs_in_and_follows_the_lab(browser: Any, site: tuple[str, str, list[int]]) -> None:

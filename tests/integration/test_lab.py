@@ -10,7 +10,6 @@ import signal
 import socket
 import subprocess
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,9 +18,8 @@ import pytest
 from tests.conftest import Run
 from tests.support.jobs import quick_job
 from tests.support.models import tiny_classifier
-from tests.support.service import deploybench, serve, stop
+from tests.support.service import agent, serve, stand_in_board, stop
 
-from deploybench.catalog.local import detect_local_machine
 from deploybench.core.records import StoppingRule
 from deploybench.store import ResultStore
 from deploybench.store.tokens import Role, create_token
@@ -65,14 +63,7 @@ class Lab:
 @pytest.fixture
 def lab(tmp_path: Path) -> Iterator[Lab]:
     """The service on a free port, with a user catalog holding this machine as a uniquely named board."""
-    target = f"bench-{uuid.uuid4().hex[:8]}"
-    catalog = tmp_path / "catalog" / "targets"
-    catalog.mkdir(parents=True)
-    (catalog / f"{target}.yaml").write_text(
-        f"name: {target}\ndisplay_name: Rack board {target}\nsom: {{name: rack}}\nsoc: {{name: this machine}}\n"
-        f"fingerprint: {detect_local_machine().fingerprint}\n",
-        encoding="utf-8",
-    )
+    target = stand_in_board(tmp_path)
     db = f"sqlite:///{tmp_path / 'lab.db'}"
     with ResultStore.open(db) as store:
         tokens = {
@@ -85,23 +76,7 @@ def lab(tmp_path: Path) -> Iterator[Lab]:
     agents: list[subprocess.Popen[bytes]] = []
 
     def start_agent(name: str) -> subprocess.Popen[bytes]:
-        process = deploybench(
-            "agent",
-            "--target",
-            target,
-            "--broker",
-            BROKER,
-            "--service",
-            url,
-            "--token",
-            tokens["agent"],
-            "--name",
-            name,
-            "--cache",
-            str(tmp_path / f"cache-{name}"),
-            env=env,
-            log=tmp_path / f"agent-{name}.log",
-        )
+        process = agent(tmp_path, env, target, BROKER, url, tokens["agent"], name)
         agents.append(process)
         return process
 

@@ -9,7 +9,9 @@ import socket
 import subprocess
 import sys
 import time
+import uuid
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -69,3 +71,39 @@ def serve(folder: Path, env: dict[str, str], *extra: str) -> tuple[subprocess.Po
             stop(process)
             raise AssertionError(f"the service did not start: {(folder / 'service.log').read_text()[-2000:]}")
         time.sleep(0.3)
+
+
+def stand_in_board(folder: Path) -> str:
+    """A user catalog under folder/catalog holding this machine as a uniquely named board; the board's name."""
+    from deploybench.catalog.local import detect_local_machine
+
+    target = f"bench-{uuid.uuid4().hex[:8]}"
+    targets = folder / "catalog" / "targets"
+    targets.mkdir(parents=True)
+    (targets / f"{target}.yaml").write_text(
+        f"name: {target}\ndisplay_name: Rack board {target}\nsom: {{name: rack}}\nsoc: {{name: this machine}}\n"
+        f"fingerprint: {detect_local_machine().fingerprint}\n",
+        encoding="utf-8",
+    )
+    return target
+
+
+def agent(folder: Path, env: dict[str, str], target: str, broker: str, url: str, token: str, name: str) -> Any:
+    """`deploybench agent` for the target, its fetched models and log in folder."""
+    return deploybench(
+        "agent",
+        "--target",
+        target,
+        "--broker",
+        broker,
+        "--service",
+        url,
+        "--token",
+        token,
+        "--name",
+        name,
+        "--cache",
+        str(folder / f"cache-{name}"),
+        env=env,
+        log=folder / f"agent-{name}.log",
+    )
