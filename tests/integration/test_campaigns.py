@@ -112,6 +112,7 @@ def test_campaign_runs_and_resumes(cli: Run, model: Path, db: str, tmp_path: Pat
         (("name: onnxruntime", "name: tensorflow-magic"), "campaign.yaml:6: `frameworks.0.name`: unknown framework"),
         (("path: tiny.onnx", "path: missing.onnx"), "missing.onnx: no such model file"),
         (("{kind: single-stream}", "{kind: batchy}"), "campaign.yaml:9: `scenarios.0.kind`"),
+        (("scenarios:", "targets: [local, mars-rover]\n    scenarios:"), "`targets.1`: unknown target `mars-rover`"),
     ],
 )
 def test_bad_campaign_files(

@@ -1,7 +1,7 @@
 """The dashboard in a real headless Chromium (Debian's chromium and chromedriver, driven by Selenium) against
 the service in its own process over a real SQLite store: log in, the lab overview (agents online or offline,
 jobs waiting for an agent, campaign progress), the catalogs and support matrix, results filtered, A against B,
-and the predicted-against-measured page."""
+one model's deployments with their Pareto front, and the predicted-against-measured page."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from tests.support.jobs import quick_job
 from tests.support.models import tiny_classifier
 from tests.support.service import serve, stop
 
+from deploybench.core.records import Measurement, ResultRecord
 from deploybench.store import ResultStore
 from deploybench.store.dispatch import create_dispatch, heartbeat
 from deploybench.store.tokens import Role, create_token
@@ -29,7 +30,8 @@ pytestmark = pytest.mark.skipif(
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str, list[int]]]:
-    """The service over a store with two measured results, an agent heard from, and a job waiting."""
+    """The service over a store with two measured results and a slowed copy of the first, an agent heard from, and
+    a job waiting."""
     pytest.importorskip("onnxruntime")
     folder = tmp_path_factory.mktemp("dashboard")
     db = f"sqlite:///{folder / 'lab.db'}"
@@ -38,6 +40,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str, l
         ids = [
             store.save(run_in_worker(quick_job(model, "onnxruntime", settings={"threads": t})), "ui") for t in (1, 2)
         ]
+        ids.append(store.save(slowed(store.get(ids[0])), "ui"))
         heartbeat(store, "pi-rack-3", "raspberry-pi-4", {"backends": {"onnxruntime": "1.22"}})
         create_dispatch(store, quick_job(model, "onnxruntime"), "jetson-nano", "night-run")
         reader = create_token(store, Role.READER, "viewer")[1]
@@ -46,6 +49,27 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str, l
         yield url, reader, ids
     finally:
         stop(process)
+
+
+def slowed(record: ResultRecord) -> ResultRecord:
+    """A stand-in deployment worse than record on every criterion of the Pareto front: three times slower, a MiB
+    more memory, a larger artifact and lower top-1 agreement."""
+    assert record.resources is not None and record.fidelity is not None
+    job = record.job.model_copy(update={"settings": {**record.job.settings, "stand_in": "slowed"}})
+
+    def slower(m: Measurement) -> Measurement:
+        summary = m.summary.model_copy(update={"median_us": 3 * m.summary.median_us, "p99_us": 3 * m.summary.p99_us})
+        return m.model_copy(update={"summary": summary})
+
+    resources = record.resources.model_copy(
+        update={
+            "peak_rss_bytes": record.resources.peak_rss_bytes + 2**20,
+            "artifact_size_bytes": record.resources.artifact_size_bytes + 1000,
+        }
+    )
+    fidelity = record.fidelity.model_copy(update={"top1_agreement": 0.5})
+    changed = {"job": job, "job_key": job.key(), "resources": resources, "fidelity": fidelity}
+    return record.model_copy(update={**changed, "measurements": tuple(map(slower, record.measurements))})
 
 
 @pytest.fixture(scope="module")
@@ -116,7 +140,7 @@ def test_results_are_filtered_and_compared(browser: Any, site: tuple[str, str, l
     url, reader, ids = site
     log_in(browser, url, reader)
     browser.get(f"{url}/dashboard/results?framework=onnxruntime")
-    assert text(browser, "results").count("onnxruntime") == 2
+    assert text(browser, "results").count("onnxruntime") == 3
     browser.get(f"{url}/dashboard/results?framework=tvm")
     assert "onnxruntime" not in text(browser, "results")
     browser.get(f"{url}/dashboard/results")
@@ -132,3 +156,31 @@ def test_the_predictions_page_says_what_to_do_before_any_fit(browser: Any, site:
     log_in(browser, url, reader)
     browser.get(f"{url}/dashboard/predictions")
     assert "predict fit" in text(browser, "validation")
+
+
+def test_the_pareto_page_marks_the_deployments_no_other_beats_and_plots_them(
+    browser: Any, site: tuple[str, str, list[int]]
+) -> None:
+    from selenium.webdriver.common.by import By
+
+    url, reader, (one_thread, two_threads, slow) = site
+    log_in(browser, url, reader)
+    browser.get(f"{url}/dashboard/pareto")
+    assert "m.onnx" in text(browser, "models") and "Pick a model." in text(browser, "note")
+    browser.find_element(By.ID, "show").click()
+    table = browser.find_element(By.ID, "deployments")
+    header, *cells = [
+        [cell.text for cell in row.find_elements(By.CSS_SELECTOR, "th, td")]
+        for row in table.find_elements(By.TAG_NAME, "tr")
+    ]
+    rows = {row["id"]: row for row in (dict(zip(header, values, strict=True)) for values in cells)}
+    assert set(rows) == {str(one_thread), str(two_threads), str(slow)}
+    assert rows[str(slow)]["settings"] == "stand_in=slowed, threads=1" and rows[str(slow)]["Pareto"] == ""
+    assert "yes" in (rows[str(one_thread)]["Pareto"], rows[str(two_threads)]["Pareto"])
+    assert {row["framework"] for row in rows.values()} == {"onnxruntime"}
+    assert all(row["fidelity"].endswith("top-1") and row["median µs"] for row in rows.values())
+    assert browser.find_elements(By.CSS_SELECTOR, "#front svg")
+    browser.get(f"{url}/dashboard/pareto?model=m.onnx")
+    assert browser.title == "deploybench: Pareto front of m.onnx"
+    browser.get(f"{url}/dashboard/pareto?model=m.onnx&campaign=elsewhere")
+    assert "No OK result stored in campaign `elsewhere`." in text(browser, "note")

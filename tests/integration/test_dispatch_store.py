@@ -14,7 +14,16 @@ from tests.support.postgres import scratch_database
 
 from deploybench.core.records import ResultRecord
 from deploybench.store import ResultStore
-from deploybench.store.dispatch import MAX_ATTEMPTS, agents, complete, create_dispatch, heartbeat, start_attempt
+from deploybench.store.dispatch import (
+    MAX_ATTEMPTS,
+    agents,
+    complete,
+    create_dispatch,
+    heartbeat,
+    list_dispatches,
+    start_attempt,
+    withdraw,
+)
 
 
 class HandClock:
@@ -42,8 +51,8 @@ def test_attempts_are_counted_and_a_dispatch_fails_past_the_limit(
     store: tuple[ResultStore, HandClock], tmp_path: Path
 ) -> None:
     results, _ = store
-    dispatch = create_dispatch(results, quick_job(tiny_classifier(tmp_path / "m.onnx"), "onnxruntime"), "b", None)
-    assert dispatch.state == "queued"
+    dispatch, new = create_dispatch(results, quick_job(tiny_classifier(tmp_path / "m.onnx"), "onnxruntime"), "b", None)
+    assert new and dispatch.state == "queued"
     for attempt in range(1, MAX_ATTEMPTS + 1):
         started = start_attempt(results, dispatch.id)
         assert (started.state, started.attempts) == ("running", attempt)
@@ -55,7 +64,7 @@ def test_attempts_are_counted_and_a_dispatch_fails_past_the_limit(
 def test_a_result_is_stored_once_however_often_it_is_sent(store: tuple[ResultStore, HandClock], tmp_path: Path) -> None:
     results, _ = store
     job = quick_job(tiny_classifier(tmp_path / "m.onnx"), "onnxruntime")
-    dispatch = create_dispatch(results, job, "b", "lab")
+    dispatch, _ = create_dispatch(results, job, "b", "lab")
     record = ResultRecord(job_key=job.key(), job=job, status="failed")  # type: ignore[arg-type]
     done, stored = complete(results, dispatch.id, record)
     assert stored and done.state == "done" and done.result_id is not None
@@ -64,6 +73,25 @@ def test_a_result_is_stored_once_however_often_it_is_sent(store: tuple[ResultSto
     assert [row.id for row in results.rows()] == [done.result_id]
     assert results.rows()[0].campaign == "lab"
     assert start_attempt(results, dispatch.id).state == "done"
+
+
+def test_the_same_job_sent_again_to_the_same_target_is_answered_by_its_dispatch(
+    store: tuple[ResultStore, HandClock], tmp_path: Path
+) -> None:
+    results, _ = store
+    job = quick_job(tiny_classifier(tmp_path / "m.onnx"), "onnxruntime")
+    first, _ = create_dispatch(results, job, "b", "lab")
+    again, new = create_dispatch(results, job, "b", "lab")
+    assert not new and again.id == first.id
+    elsewhere, new_elsewhere = create_dispatch(results, job, "c", "lab")
+    assert new_elsewhere and elsewhere.id != first.id
+    for _ in range(MAX_ATTEMPTS + 1):
+        start_attempt(results, first.id)
+    assert create_dispatch(results, job, "b", "lab")[0].id == first.id
+    retried, new_retry = create_dispatch(results, job, "b", "lab", retry_failed=True)
+    assert new_retry and retried.id != first.id and retried.state == "queued"
+    withdraw(results, retried.id)
+    assert [d.id for d in list_dispatches(results, "b")] == [first.id]
 
 
 def test_an_agent_silent_for_30_seconds_is_offline(store: tuple[ResultStore, HandClock]) -> None:

@@ -111,7 +111,9 @@ def test_the_catalog_is_served_by_kind_and_name(service: tuple[TestClient, dict[
         ("admin", "post", "/api/results", 403),
         ("agent", "put", "/api/artifacts/" + "a" * 64, 403),
         ("submitter", "post", "/api/tokens", 403),
-        ("owner", "post", "/api/tokens", 403),
+        ("agent", "post", "/api/tokens", 403),
+        ("reader", "get", "/api/tokens", 403),
+        ("submitter", "delete", "/api/tokens/1", 403),
     ],
 )
 def test_a_role_cannot_act_as_another(
@@ -225,6 +227,32 @@ def test_an_admin_makes_tokens_and_a_bound_role_needs_a_known_target(
     assert unknown.status_code == 404 and "mars" in unknown.json()["detail"]
     odd = client.post("/api/tokens", json={"role": "emperor", "name": "x"}, headers=auth(tokens["admin"]))
     assert odd.status_code == 422 and "role" in odd.json()["detail"]
+
+
+def test_a_board_owner_manages_the_agent_tokens_of_its_own_board_only(
+    service: tuple[TestClient, dict[str, str], Path],
+) -> None:
+    client, tokens, _ = service
+    owner = auth(tokens["owner"])
+    made = client.post("/api/tokens", json={"role": "agent", "name": "pi-2"}, headers=owner)
+    assert made.status_code == 201 and made.json()["target"] == "bench-1"
+    assert client.get("/api/whoami", headers=auth(made.json()["token"])).json()["target"] == "bench-1"
+    for body in ({"role": "admin", "name": "x"}, {"role": "agent", "name": "x", "target": "bench-2"}):
+        refused = client.post("/api/tokens", json=body, headers=owner)
+        assert refused.status_code == 403 and "its own board `bench-1` only" in refused.json()["detail"]
+    listed = client.get("/api/tokens", headers=owner).json()
+    assert {t["name"] for t in listed} == {"a1", "o1", "pi-2"} and all("token" not in t for t in listed)
+    assert len(client.get("/api/tokens", headers=auth(tokens["admin"])).json()) == 7
+    other = next(t for t in client.get("/api/tokens", headers=auth(tokens["admin"])).json() if t["name"] == "a2")
+    refused = client.delete(f"/api/tokens/{other['id']}", headers=owner)
+    assert refused.status_code == 403
+    assert client.get("/api/whoami", headers=auth(tokens["other-agent"])).status_code == 200
+    revoked = client.delete(f"/api/tokens/{made.json()['id']}", headers=owner)
+    assert revoked.status_code == 200 and revoked.json()["revoked"] is True
+    assert client.get("/api/whoami", headers=auth(made.json()["token"])).status_code == 401
+    assert client.delete(f"/api/tokens/{made.json()['id']}", headers=owner).status_code == 404
+    assert client.delete(f"/api/tokens/{other['id']}", headers=auth(tokens["admin"])).status_code == 200
+    assert client.get("/api/whoami", headers=auth(tokens["other-agent"])).status_code == 401
 
 
 def test_tokens_are_made_and_revoked_from_the_command_line(cli: Run, tmp_path: Path) -> None:

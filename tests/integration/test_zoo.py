@@ -271,7 +271,9 @@ def test_the_shipped_reference_campaign_crosses_every_card_with_every_framework_
         return stand_in
 
     placer = Placer()
-    spec, jobs = load_campaign(Path("campaigns/reference.yaml"), zoo=zoo, placer=placer)
+    spec, plans = load_campaign(Path("campaigns/reference.yaml"), zoo=zoo, placer=placer)
+    assert list(plans) == ["local"]
+    jobs = plans["local"]
     statuses = placer.placed_statuses("onnx")
     local = {s.name for s in statuses if s.available and s.deployment and "onnx" in s.input_formats}
     assert spec.name == "reference" and sorted(asked) == TABLE_6

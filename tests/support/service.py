@@ -10,17 +10,19 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import httpx
 
 
-def deploybench(*args: str, env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
-    """`deploybench ARGS` in its own session, its output in log."""
+def deploybench(*args: str, env: dict[str, str], log: Path, within: Sequence[str] = ()) -> subprocess.Popen[bytes]:
+    """`deploybench ARGS` in its own session (run by the `within` command, e.g. in a network namespace), its
+    output in log."""
     with log.open("ab") as out:
         return subprocess.Popen(
-            [sys.executable, "-m", "deploybench.cli", *args],
+            [*within, sys.executable, "-m", "deploybench.cli", *args],
             env=env,
             stdout=out,
             stderr=subprocess.STDOUT,
@@ -88,8 +90,17 @@ def stand_in_board(folder: Path) -> str:
     return target
 
 
-def agent(folder: Path, env: dict[str, str], target: str, broker: str, url: str, token: str, name: str) -> Any:
-    """`deploybench agent` for the target, its fetched models and log in folder."""
+def agent(
+    folder: Path,
+    env: dict[str, str],
+    target: str,
+    broker: str,
+    url: str,
+    token: str,
+    name: str,
+    within: Sequence[str] = (),
+) -> Any:
+    """`deploybench agent` for the target (run by the `within` command), its fetched models and log in folder."""
     return deploybench(
         "agent",
         "--target",
@@ -106,4 +117,5 @@ def agent(folder: Path, env: dict[str, str], target: str, broker: str, url: str,
         str(folder / f"cache-{name}"),
         env=env,
         log=folder / f"agent-{name}.log",
+        within=within,
     )

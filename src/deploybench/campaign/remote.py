@@ -33,24 +33,46 @@ def is_remote(target: str | None, service: str | None, catalog: Catalog) -> bool
     )
 
 
+def remote_frameworks(client: LabClient, target: str, fmt: str) -> list[str]:
+    """The frameworks `all` stands for on a remote target: those its online agents report for the format."""
+    online = [a for a in client.agents() if a["target"] == target and a["online"]]
+    if not online:
+        raise ConfigurationError(
+            f"no agent of target `{target}` is online to say which frameworks it runs",
+            hint="start its agent, or name the frameworks instead of `all`",
+        )
+    return sorted({name for a in online for name, formats in a.get("formats", {}).items() if fmt in formats})
+
+
 def run_remote(
     jobs: Sequence[JobSpec],
     target: str,
     client: LabClient,
     campaign: str | None,
     echo: Callable[[str], None],
+    retry_failed: bool = False,
 ) -> list[tuple[int, ResultRecord]]:
-    """Dispatch every job to the target and wait for each; the stored results, in the jobs' order."""
+    """Send every job's model and data file to the artifact store (once each), dispatch the jobs to the target
+    and wait for each; the stored results, in the jobs' order. Jobs already done there are not run again."""
+    uploaded: dict[str, str] = {}
+
+    def upload(path: str) -> str:
+        if path not in uploaded:
+            uploaded[path] = client.upload(Path(path))
+            echo(f"uploaded {Path(path).name} ({uploaded[path][:12]})")
+        return uploaded[path]
+
+    travelling = []
     for job in jobs:
-        if job.data.source != "random":
-            raise ConfigurationError(
-                f"{job.data.path}: input files do not travel to remote targets yet",
-                hint="use random inputs (leave out --data) for a remote target",
-            )
-    for path in dict.fromkeys(job.model.path for job in jobs):
-        echo(f"uploaded {Path(path).name} ({client.upload(Path(path))[:12]})")
-    dispatched = [(job, client.dispatch(job, target, campaign)) for job in jobs]
-    echo(f"{len(dispatched)} job(s) queued for {target}")
+        upload(job.model.path)
+        if job.data.source == "npz" and job.data.path is not None:
+            job = job.model_copy(update={"data": job.data.model_copy(update={"sha256": upload(job.data.path)})})
+        travelling.append(job)
+    dispatched = [(job, client.dispatch(job, target, campaign, retry_failed)) for job in travelling]
+    fresh = sum(1 for _, dispatch in dispatched if dispatch["new"])
+    echo(f"{fresh} job(s) queued for {target}")
+    if fresh < len(dispatched):
+        echo(f"{len(dispatched) - fresh} job(s) already sent to {target}: their results are shown, not run again")
     results: list[tuple[int, ResultRecord]] = []
     for job, dispatch in dispatched:
         done = client.wait(dispatch["id"], timeout_s=job.timeout_s + WAIT_MARGIN_S)

@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from deploybench.backends.registry import registered
 from deploybench.campaign.plan import model_ref, plan_jobs
+from deploybench.catalog import load_catalog
 from deploybench.catalog.yaml_io import read_yaml
 from deploybench.core.errors import CatalogError, CatalogErrors
 from deploybench.core.formats import model_format
@@ -16,6 +17,10 @@ from deploybench.core.records import InputData, JobSpec, Scenario, SettingValue,
 from deploybench.worker.placement import Placer
 
 EVERY = "all"
+LOCAL = "local"
+
+Every = Callable[[str, str], list[str]]
+"""For a target and a model format, the frameworks `all` stands for there."""
 
 ZooResolver = Callable[[str, bool], Path]
 """Gives the file of a zoo model (reduced or not), built if needed (the zoo lives beside campaigns: the caller
@@ -63,13 +68,19 @@ class CampaignFile(_Strict):
         default=None, description="Backend giving the FP32 reference outputs (default: the one for the model's format)."
     )
     timeout_s: float = Field(default=900.0, gt=0, description="Per-job worker timeout, seconds.")
+    targets: list[str] = Field(
+        default_factory=lambda: [LOCAL],
+        min_length=1,
+        description=f"Catalog targets to measure on (`{LOCAL}`: this machine); a remote one goes through the lab.",
+    )
 
 
 def load_campaign(
-    path: Path, zoo: ZooResolver | None = None, placer: Placer | None = None
-) -> tuple[CampaignFile, list[JobSpec]]:
-    """Read and check a campaign file, then expand it into jobs; errors name the file, line and field. `all`
-    frameworks are those available here (main environment or toolchain) that take each model's format."""
+    path: Path, zoo: ZooResolver | None = None, placer: Placer | None = None, every: Every | None = None
+) -> tuple[CampaignFile, dict[str, list[JobSpec]]]:
+    """Read and check a campaign file, then expand it into jobs for each of its targets; errors name the file,
+    line and field. `all` frameworks are those `every` gives for the target and the model's format (by default
+    those available here, main environment or toolchain, for every target)."""
     document = read_yaml(path)
     try:
         campaign = CampaignFile.model_validate(document.data)
@@ -95,23 +106,48 @@ def load_campaign(
                 field=f"frameworks.{index}.name",
                 hint=f"use one of: {', '.join(sorted(known))}, or {EVERY}",
             )
+    catalog = load_catalog()
+    for index, target in enumerate(campaign.targets):
+        if target != LOCAL and target not in catalog.targets:
+            raise CatalogError(
+                f"unknown target `{target}`",
+                file=str(path),
+                line=document.line_of(["targets", index]),
+                field=f"targets.{index}",
+                hint=f"use `{LOCAL}` or a target of `deploybench catalog targets`",
+            )
+    if every is None:
+        local = placer or Placer()
+        every = lambda _target, fmt: available_here(local, fmt)  # noqa: E731
     folder = path.parent
-    jobs: list[JobSpec] = []
+    models = []
     for index, item in enumerate(campaign.models):
         data = item.data
         if data.path is not None:
             data = data.model_copy(update={"path": str((folder / data.path).resolve())})
-        model = model_ref(_model_file(item, folder, zoo, path, document.line_of(["models", index])))
-        jobs += plan_jobs(
-            [(model, data)],
-            _frameworks(campaign.frameworks, model_format(Path(model.path)), placer),
-            campaign.scenarios,
-            campaign.stopping,
-            campaign.timing,
-            campaign.reference,
-            campaign.timeout_s,
-        )
-    return campaign, list({job.key(): job for job in jobs}.values())
+        models.append((model_ref(_model_file(item, folder, zoo, path, document.line_of(["models", index]))), data))
+    plans: dict[str, list[JobSpec]] = {}
+    for target in dict.fromkeys(campaign.targets):
+        jobs: list[JobSpec] = []
+        for model, data in models:
+            fmt = model_format(Path(model.path))
+            jobs += plan_jobs(
+                [(model, data)],
+                _frameworks(campaign.frameworks, every(target, fmt) if _uses_every(campaign) else []),
+                campaign.scenarios,
+                campaign.stopping,
+                campaign.timing,
+                campaign.reference,
+                campaign.timeout_s,
+            )
+        plans[target] = list({job.key(): job for job in jobs}.values())
+    return campaign, plans
+
+
+def available_here(placer: Placer, fmt: str) -> list[str]:
+    """The deployments available on this machine for a model of that format."""
+    statuses = placer.placed_statuses(fmt)
+    return [s.name for s in statuses if s.available and s.deployment and fmt in s.input_formats]
 
 
 def _model_file(item: CampaignModel, folder: Path, zoo: ZooResolver | None, path: Path, line: int) -> Path:
@@ -122,16 +158,19 @@ def _model_file(item: CampaignModel, folder: Path, zoo: ZooResolver | None, path
     return zoo(str(item.zoo), item.reduced)
 
 
+def _uses_every(campaign: CampaignFile) -> bool:
+    """Whether the campaign names `all` among its frameworks (asking what that means can cost a probe)."""
+    return any(framework.name == EVERY for framework in campaign.frameworks)
+
+
 def _frameworks(
-    frameworks: list[CampaignFramework], fmt: str, placer: Placer | None
+    frameworks: list[CampaignFramework], every: list[str]
 ) -> list[tuple[str, dict[str, list[SettingValue]]]]:
-    """The frameworks of one model, `all` expanded to the deployments available here for its format."""
+    """The frameworks of one model on one target, `all` expanded to `every`."""
     chosen: list[tuple[str, dict[str, list[SettingValue]]]] = []
     for framework in frameworks:
         if framework.name != EVERY:
             chosen.append((framework.name, framework.settings))
             continue
-        placer = placer or Placer()
-        every = [s.name for s in placer.placed_statuses(fmt) if s.available and s.deployment and fmt in s.input_formats]
         chosen += [(name, framework.settings) for name in every]
     return list({name: (name, grid) for name, grid in chosen}.values())

@@ -10,9 +10,9 @@ import typer
 
 from deploybench.campaign.frameworks import ALL, choose_frameworks
 from deploybench.campaign.plan import model_ref, plan_jobs
-from deploybench.campaign.remote import is_remote, run_remote
+from deploybench.campaign.remote import is_remote, remote_frameworks, run_remote
 from deploybench.campaign.runner import run_jobs
-from deploybench.campaign.spec import load_campaign
+from deploybench.campaign.spec import available_here, load_campaign
 from deploybench.catalog import load_catalog
 from deploybench.cli.output import note, print_table
 from deploybench.cli.progress import campaign_progress
@@ -119,14 +119,7 @@ def run(
     if loadgen is not None:
         jobs = [job.model_copy(update={"loadgen": True}) for job in jobs]
     if is_remote(target, service, load_catalog()):
-        if service is None or token is None:
-            raise ConfigurationError("--service needs --token", hint="a submitter token of the lab's service")
-        client = LabClient(service, token)
-        try:
-            results = run_remote(jobs, str(target), client, campaign, note)
-        finally:
-            client.close()
-        show(results, service)
+        execute_remote(jobs, str(target), service, token, campaign, retry_failed)
         return
     execute(jobs, campaign, retry_failed, db, placer)
 
@@ -134,12 +127,65 @@ def run(
 def campaign_run(
     file: Annotated[Path, typer.Argument(help="Campaign YAML file.")],
     retry_failed: Annotated[bool, typer.Option(help="Run again jobs whose stored result failed.")] = False,
+    service: Annotated[
+        str | None, typer.Option(envvar="DEPLOYBENCH_SERVICE", help="The lab's service URL, for remote targets.")
+    ] = None,
+    token: Annotated[
+        str | None, typer.Option(envvar="DEPLOYBENCH_TOKEN", help="A submitter token of the lab's service.")
+    ] = None,
     db: Database = None,
 ) -> None:
-    """Run a campaign file; run it again after an interruption to resume where it stopped."""
+    """Run a campaign file on each of its targets (a remote one through the lab's queue); run it again after
+    an interruption to resume where it stopped."""
     placer = Placer()
-    spec, jobs = load_campaign(file, zoo=_zoo_file, placer=placer)
-    execute(jobs, spec.name, retry_failed, db, placer)
+    catalog = load_catalog()
+    client = LabClient(service, token) if service is not None and token is not None else None
+
+    def every(target: str, fmt: str) -> list[str]:
+        if client is not None and is_remote(target, service, catalog):
+            return remote_frameworks(client, target, fmt)
+        return available_here(placer, fmt)
+
+    try:
+        spec, plans = load_campaign(file, zoo=_zoo_file, placer=placer, every=every)
+        remote = {target: is_remote(target, service, catalog) for target in plans}
+        failed = 0
+        for target, jobs in plans.items():
+            if remote[target]:
+                results = execute_remote(jobs, target, service, token, spec.name, retry_failed, raise_on_failure=False)
+            else:
+                results = execute(jobs, spec.name, retry_failed, db, placer, raise_on_failure=False)
+            failed += sum(1 for _, record in results if record.failure)
+    finally:
+        if client is not None:
+            client.close()
+    if failed:
+        raise DeploybenchError(f"{failed} job(s) of campaign {spec.name} failed", hint="see the errors above")
+
+
+def execute_remote(
+    jobs: list[JobSpec],
+    target: str,
+    service: str | None,
+    token: str | None,
+    campaign: str | None,
+    retry_failed: bool,
+    raise_on_failure: bool = True,
+) -> list[tuple[int, ResultRecord]]:
+    """Send the jobs to the remote target through the lab, print the same table as a local run, and raise when
+    a job failed (unless told not to)."""
+    if service is None or token is None:
+        raise ConfigurationError("a remote target needs --service and --token", hint="a submitter token of the lab")
+    client = LabClient(service, token)
+    try:
+        results = run_remote(jobs, target, client, campaign, note, retry_failed)
+    finally:
+        client.close()
+    show(results, f"{redact_url(service)} (target {target})")
+    failed = sum(1 for _, record in results if record.failure)
+    if failed and raise_on_failure:
+        raise DeploybenchError(f"{failed} of {len(results)} job(s) failed on {target}", hint="see the errors above")
+    return results
 
 
 def _zoo_file(name: str, reduced: bool) -> Path:

@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+import contextlib
+import json
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from deploybench.cli.output import note, print_text
+from deploybench.catalog.tabular import to_csv
+from deploybench.cli.output import Format, note, print_table, print_text
 from deploybench.cli.values import Database
 from deploybench.core.errors import ConfigurationError, NotFoundError
 from deploybench.store import ResultStore
-from deploybench.store.tokens import Role, create_token, revoke_token
+from deploybench.store.tokens import Role, create_token, list_tokens, revoke_token
+from deploybench.worker.lab import LabClient
 
+TOKEN_COLUMNS = ["id", "role", "target", "name", "created_at", "revoked"]
 token_app = typer.Typer(help="API tokens of the service: one role each (and a target for agents and owners).")
 
 
@@ -40,26 +45,82 @@ def serve(
     uvicorn.run(app, host=host, port=port, log_level="warning")
 
 
+Service = Annotated[
+    str | None, typer.Option(help="Manage the tokens of this lab service instead of a database (with --auth).")
+]
+Auth = Annotated[
+    str | None, typer.Option(envvar="DEPLOYBENCH_TOKEN", help="An admin or board-owner token, for --service.")
+]
+
+
+def _lab(service: str, auth: str | None) -> LabClient:
+    if auth is None:
+        raise ConfigurationError("--service needs --auth", hint="an admin token, or a board owner's token")
+    return LabClient(service, auth)
+
+
 @token_app.command("create")
 def token_create(
     role: Annotated[Role, typer.Option(help="reader, submitter, owner, agent or admin.")],
     name: Annotated[str, typer.Option(help="Who or what holds it.")],
     target: Annotated[str | None, typer.Option(help="The target an agent or owner token acts for.")] = None,
+    service: Service = None,
+    auth: Auth = None,
     db: Database = None,
 ) -> None:
-    """Make a token and print its secret (shown this once; only its digest is kept)."""
-    with ResultStore.open(db) as store:
-        token, secret = create_token(store, role, name, target)
-    note(f"token {token.id} ({token.role.value}{f' of {token.target}' if token.target else ''}) for {name}")
+    """Make a token and print its secret (shown this once; only its digest is kept): in a database, or through
+    the service (a board owner makes its own board's agent tokens)."""
+    if service is not None:
+        with contextlib.closing(_lab(service, auth)) as client:
+            made = client.make_token(role.value, name, target)
+        token_id, target, secret = made["id"], made["target"], made["token"]
+    else:
+        with ResultStore.open(db) as store:
+            token, secret = create_token(store, role, name, target)
+        token_id, target = token.id, token.target
+    note(f"token {token_id} ({role.value}{f' of {target}' if target else ''}) for {name}")
     print_text(secret)
 
 
+@token_app.command("list")
+def token_list(
+    service: Service = None,
+    auth: Auth = None,
+    db: Database = None,
+    fmt: Annotated[Format, typer.Option("--format", "-f", help="table, json or csv.")] = Format.TABLE,
+) -> None:
+    """The tokens (never their secrets): all of a database, or those the --auth token manages."""
+    if service is not None:
+        with contextlib.closing(_lab(service, auth)) as client:
+            rows = client.tokens()
+    else:
+        with ResultStore.open(db) as store:
+            rows = [listing.public() for listing in list_tokens(store)]
+    if fmt is Format.JSON:
+        print_text(json.dumps(rows, indent=2))
+        return
+    text = [{column: "" if row[column] is None else str(row[column]) for column in TOKEN_COLUMNS} for row in rows]
+    if fmt is Format.CSV:
+        print_text(to_csv(text, TOKEN_COLUMNS))
+    else:
+        print_table(f"{len(rows)} token(s)", TOKEN_COLUMNS, text)
+
+
 @token_app.command("revoke")
-def token_revoke(token_id: Annotated[int, typer.Argument(help="Id of the token.")], db: Database = None) -> None:
+def token_revoke(
+    token_id: Annotated[int, typer.Argument(help="Id of the token.")],
+    service: Service = None,
+    auth: Auth = None,
+    db: Database = None,
+) -> None:
     """Revoke a token: the service refuses it from now on."""
-    with ResultStore.open(db) as store:
-        if not revoke_token(store, token_id):
-            raise NotFoundError(f"no live token {token_id}")
+    if service is not None:
+        with contextlib.closing(_lab(service, auth)) as client:
+            client.revoke_token(token_id)
+    else:
+        with ResultStore.open(db) as store:
+            if not revoke_token(store, token_id):
+                raise NotFoundError(f"no live token {token_id}")
     note(f"token {token_id} revoked")
 
 

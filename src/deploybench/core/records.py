@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import Enum
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -77,6 +77,9 @@ class InputData(Frozen):
 
     source: Literal["random", "npz"] = Field(default="random", description="`random` (seeded) or `npz` (a file).")
     path: str | None = Field(default=None, description="The `.npz` file with array `x` (and labels `y`), for `npz`.")
+    sha256: str | None = Field(
+        default=None, description="SHA-256 of that file, set when it travels to a remote target as an artifact."
+    )
     seed: int = Field(default=0, description="Seed of the random inputs.")
     count: int = Field(default=16, ge=1, description="Distinct inputs cycled through and used for fidelity.")
     dims: dict[str, int] = Field(default_factory=dict, description="Values of the model's dynamic dimensions.")
@@ -156,9 +159,11 @@ class JobSpec(Frozen):
     )
 
     def key(self) -> str:
-        """SHA-256 of the whole spec: the identity campaigns resume by (`loadgen` and `optimization` count only
-        when set, so the jobs stored before they existed keep their keys)."""
-        unset = {name for name in ("loadgen", "optimization") if not getattr(self, name)}
+        """SHA-256 of the whole spec: the identity campaigns resume by (`loadgen`, `optimization` and the data
+        file's hash count only when set, so the jobs stored before they existed keep their keys)."""
+        unset: dict[str, Any] = {name: True for name in ("loadgen", "optimization") if not getattr(self, name)}
+        if self.data.sha256 is None:
+            unset["data"] = {"sha256"}
         return sha256_of(self.model_dump(mode="json", exclude=unset or None))
 
 

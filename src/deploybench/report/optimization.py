@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from deploybench.core.errors import ConfigurationError
 from deploybench.core.records import LayerDivergence, Optimization, ResultRecord, Status
@@ -139,12 +140,10 @@ def plot_front(pairs: Sequence[tuple[ResultRecord, ResultRecord]], path: Path) -
     plt = pyplot()
     points = []
     for fp32, optimized in pairs:
-        if fp32.status is not Status.OK or optimized.status is not Status.OK or optimized.fidelity is None:
+        fidelity = fidelity_figure(optimized)
+        if fp32.status is not Status.OK or optimized.status is not Status.OK or fidelity is None:
             continue
         optimization = optimized.job.optimization
-        fidelity = optimized.fidelity.top1_agreement
-        if fidelity is None:
-            fidelity = min(o.cosine_similarity for o in optimized.fidelity.outputs)
         size = _ratio_value(optimized, fp32, "artifact_size_bytes")
         memory = _ratio_value(optimized, fp32, "peak_rss_bytes")
         label = f"{optimized.job.framework} {optimization.method if optimization else 'fp32'}"
@@ -154,14 +153,7 @@ def plot_front(pairs: Sequence[tuple[ResultRecord, ResultRecord]], path: Path) -
         raise ConfigurationError("no optimized result with its FP32 result to plot", hint="run deploybench optimize")
     front = pareto_front([p for p, _ in points])
     figure, axes = plt.subplots(figsize=(8, 5))
-    for point, size in points:
-        on_front = point in front
-        axes.scatter(point.latency_us, point.fidelity, s=40 + 200 * size, alpha=0.7, c="C1" if on_front else "C0")
-        axes.annotate(
-            point.label, (point.latency_us, point.fidelity), fontsize=7, xytext=(4, 4), textcoords="offset points"
-        )
-    ordered = sorted(front, key=lambda p: p.latency_us)
-    axes.plot([p.latency_us for p in ordered], [p.fidelity for p in ordered], c="C1", lw=1)
+    draw_front(axes, [(point, 40 + 200 * size) for point, size in points], front)
     axes.axvline(1.0, c="grey", lw=0.5, ls="--")
     axes.set_xlabel("latency, optimized / FP32 (median)")
     axes.set_ylabel("top-1 agreement with FP32 (else worst cosine)")
@@ -171,6 +163,30 @@ def plot_front(pairs: Sequence[tuple[ResultRecord, ResultRecord]], path: Path) -
     figure.savefig(path, dpi=120)
     plt.close(figure)
     return path
+
+
+def fidelity_figure(record: ResultRecord) -> float | None:
+    """The one fidelity figure a Pareto front weighs: top-1 agreement with the reference for a classifier, else the
+    worst output's cosine similarity; None when fidelity was not checked."""
+    fidelity = record.fidelity
+    if fidelity is None:
+        return None
+    if fidelity.top1_agreement is not None:
+        return fidelity.top1_agreement
+    return min((o.cosine_similarity for o in fidelity.outputs), default=None)
+
+
+def draw_front(axes: Any, points: Sequence[tuple[Point, float]], front: Sequence[Point]) -> None:
+    """Each point at its latency across and fidelity up, labelled, with the marker area given beside it; the points
+    of the front in orange, joined by a line, the others in blue: the optimization report's plot and the
+    dashboard's draw their fronts alike."""
+    for point, area in points:
+        axes.scatter(point.latency_us, point.fidelity, s=area, alpha=0.7, c="C1" if point in front else "C0")
+        axes.annotate(
+            point.label, (point.latency_us, point.fidelity), fontsize=7, xytext=(4, 4), textcoords="offset points"
+        )
+    ordered = sorted(front, key=lambda p: p.latency_us)
+    axes.plot([p.latency_us for p in ordered], [p.fidelity for p in ordered], c="C1", lw=1)
 
 
 def _ratio_value(optimized: ResultRecord, fp32: ResultRecord, field: str) -> float:

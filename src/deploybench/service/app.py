@@ -22,7 +22,7 @@ from deploybench.core.records import JobSpec, ResultRecord, Status
 from deploybench.select.fit import framework_units, observations_from, stored_peaks
 from deploybench.select.targets import known_targets
 from deploybench.select.validate import Check, Summary, validate
-from deploybench.service.auth import Admin, Agent, Reader, Submitter, Uploader, store_of
+from deploybench.service.auth import Agent, Manager, Reader, Submitter, Uploader, store_of
 from deploybench.service.dashboard import dashboard_routes
 from deploybench.store import ResultStore
 from deploybench.store.artifacts import ArtifactRejected, ArtifactStore
@@ -35,9 +35,10 @@ from deploybench.store.dispatch import (
     heartbeat,
     list_dispatches,
     start_attempt,
+    withdraw,
 )
-from deploybench.store.tokens import Role, Token, create_token
-from deploybench.worker.queue import publish
+from deploybench.store.tokens import Role, Token, create_token, list_tokens, revoke_token, token_by_id
+from deploybench.worker.queue import BrokerUnavailable, publish
 
 Kind = Literal["targets", "frameworks", "models"]
 
@@ -70,6 +71,7 @@ class DispatchRequest(BaseModel):
     job: JobSpec
     target: str = Field(min_length=1)
     campaign: str | None = None
+    retry_failed: bool = Field(default=False, description="Queue the job again when its last dispatch failed.")
 
 
 class Heartbeat(BaseModel):
@@ -80,7 +82,8 @@ class Heartbeat(BaseModel):
     name: str = Field(min_length=1, max_length=200)
     fingerprint: str
     backends: dict[str, str | None] = Field(description="Backend name -> version, for those available.")
-    toolchains: tuple[str, ...] = ()
+    formats: dict[str, list[str]] = Field(default_factory=dict, description="Backend name -> model formats it takes.")
+    toolchains: tuple[str, ...] = Field(default=(), description="Toolchain environments that host some of them.")
 
 
 def create_app(config: ServiceConfig, catalog: Catalog | None = None) -> FastAPI:
@@ -229,12 +232,36 @@ def _routes(app: FastAPI, config: ServiceConfig) -> None:
         return FileResponse(path, media_type="application/octet-stream")
 
     @app.post("/api/tokens", status_code=201)
-    def tokens_post(body: TokenRequest, request: Request, _: Admin) -> dict[str, Any]:
-        """Make a token (admin only); its secret is in this answer and nowhere else."""
-        if body.target is not None and body.target not in request.app.state.catalog.targets:
-            raise NotFoundError(f"no target `{body.target}` in the catalog")
-        token, secret = create_token(store_of(request), body.role, body.name, body.target)
-        return {"id": token.id, "role": token.role.value, "target": token.target, "token": secret}
+    def tokens_post(body: TokenRequest, request: Request, token: Manager) -> dict[str, Any]:
+        """Make a token (an admin: any; a board owner: agent tokens of its own board); its secret is in this
+        answer and nowhere else."""
+        target = body.target
+        if token.role is Role.OWNER:
+            if body.role is not Role.AGENT or body.target not in (None, token.target):
+                raise HTTPException(403, f"a board owner makes agent tokens of its own board `{token.target}` only")
+            target = token.target
+        if target is not None and target not in request.app.state.catalog.targets:
+            raise NotFoundError(f"no target `{target}` in the catalog")
+        made, secret = create_token(store_of(request), body.role, body.name, target)
+        return {"id": made.id, "role": made.role.value, "target": made.target, "token": secret}
+
+    @app.get("/api/tokens")
+    def tokens_list(request: Request, token: Manager) -> list[dict[str, Any]]:
+        """The tokens an admin manages (all) or a board owner (its board's), without their secrets."""
+        target = token.target if token.role is Role.OWNER else None
+        return [listing.public() for listing in list_tokens(store_of(request), target)]
+
+    @app.delete("/api/tokens/{token_id}")
+    def tokens_delete(token_id: int, request: Request, token: Manager) -> dict[str, Any]:
+        """Revoke a token (an admin: any; a board owner: its board's agent tokens); refused from then on."""
+        store = store_of(request)
+        listing = token_by_id(store, token_id)
+        if listing is None or listing.revoked:
+            raise NotFoundError(f"no live token {token_id}")
+        if token.role is Role.OWNER and (listing.role is not Role.AGENT or listing.target != token.target):
+            raise HTTPException(403, f"a board owner revokes agent tokens of its own board `{token.target}` only")
+        revoke_token(store, token_id)
+        return {**listing.public(), "revoked": True}
 
 
 def _lab_routes(app: FastAPI, config: ServiceConfig) -> None:
@@ -245,19 +272,30 @@ def _lab_routes(app: FastAPI, config: ServiceConfig) -> None:
             raise HTTPException(403, f"dispatch {dispatch.id} is for target `{dispatch.target}`, not `{token.target}`")
 
     @app.post("/api/dispatches", status_code=201)
-    def dispatches_post(body: DispatchRequest, request: Request, _: Submitter) -> dict[str, Any]:
-        """Queue a job on a remote target (its model must be in the artifact store)."""
+    def dispatches_post(body: DispatchRequest, request: Request, _: Submitter) -> JSONResponse:
+        """Queue a job on a remote target (its model, and its data file if any, must be in the artifact store);
+        the same job sent again to the same target answers its dispatch (200) instead of queueing it twice."""
         if config.broker is None:
             raise HTTPException(503, "this service has no broker: start it with --broker URL")
         if body.target not in request.app.state.catalog.targets:
             raise NotFoundError(f"no target `{body.target}` in the catalog")
-        if not request.app.state.artifacts.has(body.job.model.sha256):
-            raise HTTPException(
-                409, f"model {body.job.model.sha256} is not in the artifact store: upload it first (PUT /api/artifacts)"
-            )
-        dispatch = create_dispatch(store_of(request), body.job, body.target, body.campaign)
-        publish(config.broker, dispatch.id, body.target)
-        return dispatch.public()
+        needed = {"model": body.job.model.sha256, "data": body.job.data.sha256}
+        if body.job.data.source == "npz" and body.job.data.sha256 is None:
+            raise HTTPException(422, "job.data.sha256: an npz data file travels as an artifact: give its SHA-256")
+        for what, sha256 in needed.items():
+            if sha256 is not None and not request.app.state.artifacts.has(sha256):
+                raise HTTPException(
+                    409, f"{what} {sha256} is not in the artifact store: upload it first (PUT /api/artifacts)"
+                )
+        store = store_of(request)
+        dispatch, new = create_dispatch(store, body.job, body.target, body.campaign, body.retry_failed)
+        if new:
+            try:
+                publish(config.broker, dispatch.id, body.target)
+            except BrokerUnavailable as exc:
+                withdraw(store, dispatch.id)
+                raise HTTPException(503, f"{exc}: nothing was queued, send it again") from exc
+        return JSONResponse({**dispatch.public(), "new": new}, status_code=201 if new else 200)
 
     @app.get("/api/dispatches")
     def dispatches_list(

@@ -15,7 +15,7 @@ READ = frozenset(Role)
 SUBMIT = frozenset({Role.SUBMITTER, Role.ADMIN})
 UPLOAD = frozenset({Role.SUBMITTER, Role.OWNER, Role.ADMIN})
 AGENT = frozenset({Role.AGENT})
-ADMIN = frozenset({Role.ADMIN})
+MANAGE = frozenset({Role.OWNER, Role.ADMIN})
 
 bearer = HTTPBearer(auto_error=False)
 Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
@@ -48,4 +48,5 @@ Reader = Annotated[Token, Depends(allow(READ))]
 Uploader = Annotated[Token, Depends(allow(UPLOAD))]
 Submitter = Annotated[Token, Depends(allow(SUBMIT))]
 Agent = Annotated[Token, Depends(allow(AGENT))]
-Admin = Annotated[Token, Depends(allow(ADMIN))]
+Manager = Annotated[Token, Depends(allow(MANAGE))]
+"""An admin, or a board owner acting on its own board's agent tokens."""

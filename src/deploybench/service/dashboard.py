@@ -1,10 +1,13 @@
 """The dashboard: web pages served by the service (no script: forms, links and a refreshing overview) over
 the catalogs and support matrix, the agents and the jobs they take, campaign progress, results with filters,
-A against B, and predicted against measured. The browser holds its API token in a cookie."""
+A against B, one model's deployments and their Pareto front, and predicted against measured. The browser holds
+its API token in a cookie."""
 
 from __future__ import annotations
 
 from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import Cookie, FastAPI, Form, Request
@@ -12,12 +15,15 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, PackageLoader, select_autoescape
 
 from deploybench.core.errors import DeploybenchError
-from deploybench.core.records import Status
+from deploybench.core.records import ModelRef, ResultRecord, Status
 from deploybench.report.compare import compare, comparison_rows
+from deploybench.report.deployments import COLUMNS as DEPLOYMENT_COLUMNS
+from deploybench.report.deployments import deployment_rows, deployments, plot_deployments
 from deploybench.report.selection import SUMMARY_COLUMNS, plot_validation, summary_row
 from deploybench.report.tables import SUMMARY_COLUMNS as RESULT_COLUMNS
 from deploybench.report.tables import summary_rows
 from deploybench.service.auth import store_of
+from deploybench.store import ResultStore
 from deploybench.store.dispatch import agents, list_dispatches
 from deploybench.store.tokens import Token, find_token
 
@@ -26,6 +32,21 @@ REFRESH_S = 5
 TEMPLATES = Environment(loader=PackageLoader("deploybench.service", "templates"), autoescape=select_autoescape())
 TARGET_COLUMNS = ["name", "board", "country", "price USD", "power W", "memory GB", "units"]
 FRAMEWORK_COLUMNS = ["name", "provider", "open source", "units", "optimizations", "targets"]
+MODEL_COLUMNS = ["model", "sha256", "OK results", "frameworks"]
+
+
+@dataclass(frozen=True)
+class StoredModel:
+    """A model with stored OK results, and which of them deploy it (its own or an artifact optimized from it)."""
+
+    ref: ModelRef
+    result_ids: tuple[int, ...]
+    frameworks: tuple[str, ...]
+
+    @property
+    def name(self) -> str:
+        """The model's file name."""
+        return Path(self.ref.path).name
 
 
 def page(template: str, status: int = 200, **values: Any) -> HTMLResponse:
@@ -85,6 +106,7 @@ def dashboard_routes(app: FastAPI) -> None:
                     "_class_state": "online" if a.online else "offline",
                     "last seen": a.last_seen.strftime("%Y-%m-%d %H:%M:%S UTC"),
                     "backends": ", ".join(sorted(a.report.get("backends", {}))),
+                    "toolchains": ", ".join(a.report.get("toolchains", [])) or "main only",
                 }
                 for a in live
             ],
@@ -142,6 +164,53 @@ def dashboard_routes(app: FastAPI) -> None:
         rows = comparison_rows(compare(store.get(a), store.get(b)))
         return page("compare.html", title=f"Result {b} against result {a}", columns=list(rows[0]), rows=rows)
 
+    @app.get("/dashboard/pareto", response_class=HTMLResponse)
+    def pareto(
+        request: Request,
+        model: str | None = None,
+        campaign: str | None = None,
+        deploybench_token: Annotated[str | None, Cookie()] = None,
+    ) -> Response:
+        """The models with OK results to pick from; for the one chosen (by hash, hash prefix or file name), every
+        stored OK deployment of it with the Pareto front marked, and the front plotted."""
+        if who(request, deploybench_token) is None:
+            return login_first()
+        store = store_of(request)
+        models = _stored_models(store, campaign or None)
+        values: dict[str, Any] = {
+            "models": models,
+            "campaign": campaign,
+            "model_columns": MODEL_COLUMNS,
+            "model_rows": [_model_row(m) for m in models],
+        }
+        if not models:
+            empty = "No OK result stored" + (f" in campaign `{campaign}`." if campaign else " yet.")
+            return page("pareto.html", title="Pareto front", note=empty, **values)
+        if not model:
+            return page("pareto.html", title="Pareto front", note="Pick a model.", **values)
+        matches = _matching(models, model)
+        if len(matches) != 1:
+            note = (
+                f"`{model}` names {len(matches)} different models: pick one by its hash."
+                if matches
+                else f"No stored OK result of a model `{model}`" + (f" in campaign `{campaign}`." if campaign else ".")
+            )
+            return page("pareto.html", title="Pareto front", note=note, **values)
+        chosen = matches[0]
+        found = deployments([(i, store.get(i)) for i in chosen.result_ids])
+        done = {d.result_id: d.target for d in list_dispatches(store, state="done") if d.result_id is not None}
+        svg, plot_note = plot_deployments(found, chosen.name)
+        return page(
+            "pareto.html",
+            title=f"Pareto front of {chosen.name}",
+            chosen=chosen,
+            columns=DEPLOYMENT_COLUMNS,
+            rows=deployment_rows(found, done),
+            plot=svg,
+            plot_note=plot_note,
+            **values,
+        )
+
     @app.get("/dashboard/predictions", response_class=HTMLResponse)
     def predictions(request: Request, deploybench_token: Annotated[str | None, Cookie()] = None) -> Response:
         """The cross-check of the performance models, and its scatter plot."""
@@ -162,6 +231,51 @@ def dashboard_routes(app: FastAPI) -> None:
             rows=[summary_row(s) for s in summaries],
             plot=svg[svg.index("<svg") :],
         )
+
+
+def _stored_models(store: ResultStore, campaign: str | None) -> list[StoredModel]:
+    """The models with OK results (in the campaign, when given), by name: an optimized artifact's results count
+    as its source model's, read from the newest result of each artifact."""
+    by_artifact: dict[str, list[Any]] = {}
+    for row in store.rows(campaign=campaign, status=Status.OK):
+        by_artifact.setdefault(row.model_sha256, []).append(row)
+    grouped: dict[str, tuple[ModelRef, list[Any]]] = {}
+    for rows in by_artifact.values():
+        source = _source(store.get(rows[0].id))
+        grouped.setdefault(source.sha256, (source, []))[1].extend(rows)
+    models = [
+        StoredModel(ref, tuple(sorted(r.id for r in rows)), tuple(sorted({r.framework for r in rows})))
+        for ref, rows in grouped.values()
+    ]
+    return sorted(models, key=lambda m: (m.name, m.ref.sha256))
+
+
+def _source(record: ResultRecord) -> ModelRef:
+    """The model a result deploys: the FP32 model an optimized artifact was made from, else the model itself."""
+    optimization = record.job.optimization
+    return optimization.source if optimization else record.job.model
+
+
+def _matching(models: list[StoredModel], wanted: str) -> list[StoredModel]:
+    """The models whose hash is `wanted`, else whose file name (or stem) it is, else whose hash starts with it."""
+    for test in (
+        lambda m: m.ref.sha256 == wanted.lower(),
+        lambda m: wanted in (m.name, Path(m.name).stem),
+        lambda m: m.ref.sha256.startswith(wanted.lower()),
+    ):
+        found = [m for m in models if test(m)]
+        if found:
+            return found
+    return []
+
+
+def _model_row(model: StoredModel) -> dict[str, str]:
+    return {
+        "model": model.name,
+        "sha256": model.ref.sha256,
+        "OK results": str(len(model.result_ids)),
+        "frameworks": ", ".join(model.frameworks),
+    }
 
 
 def _targets(dispatches: list[Any], online: set[str]) -> list[dict[str, str]]:

@@ -84,27 +84,49 @@ def _dispatch(row: DispatchRow) -> Dispatch:
     )
 
 
-def create_dispatch(store: ResultStore, job: JobSpec, target: str, campaign: str | None) -> Dispatch:
-    """A new queued dispatch of the job to the target."""
-    now = store.now()
-    row = DispatchRow(
-        id=str(uuid.uuid4()),
-        job_key=job.key(),
-        target=target,
-        campaign=campaign,
-        job_json=job.model_dump_json(),
-        state="queued",
-        attempts=0,
-        result_id=None,
-        message=None,
-        created_at=now,
-        started_at=None,
-        updated_at=now,
+def create_dispatch(
+    store: ResultStore, job: JobSpec, target: str, campaign: str | None, retry_failed: bool = False
+) -> tuple[Dispatch, bool]:
+    """The dispatch of the job to the target, and whether it is new: a dispatch of the same job (by key) to the
+    same target that is queued, running or done is answered again (a resumed campaign or a retried request
+    queues nothing twice), a failed one too unless retry_failed."""
+    alive = ("queued", "running", "done") if retry_failed else ("queued", "running", "done", "failed")
+    query = (
+        select(DispatchRow)
+        .where(DispatchRow.job_key == job.key(), DispatchRow.target == target, DispatchRow.state.in_(alive))
+        .order_by(DispatchRow.created_at.desc())
     )
+    now = store.now()
     with store.writing() as session, session.begin():
+        existing = session.scalars(query).first()
+        if existing is not None:
+            return _dispatch(existing), False
+        row = DispatchRow(
+            id=str(uuid.uuid4()),
+            job_key=job.key(),
+            target=target,
+            campaign=campaign,
+            job_json=job.model_dump_json(),
+            state="queued",
+            attempts=0,
+            result_id=None,
+            message=None,
+            created_at=now,
+            started_at=None,
+            updated_at=now,
+        )
         session.add(row)
         session.flush()
-        return _dispatch(row)
+        return _dispatch(row), True
+
+
+def withdraw(store: ResultStore, dispatch_id: str) -> None:
+    """Remove a dispatch that never reached the queue (the broker refused it), so that sending it again queues
+    it afresh."""
+    with store.writing() as session, session.begin():
+        row = session.get(DispatchRow, dispatch_id)
+        if row is not None and row.state == "queued":
+            session.delete(row)
 
 
 def get_dispatch(store: ResultStore, dispatch_id: str) -> Dispatch:

@@ -6,13 +6,15 @@ from __future__ import annotations
 import hashlib
 import secrets
 from dataclasses import dataclass
+from datetime import datetime
 from enum import Enum
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from deploybench.core.errors import ConfigurationError
-from deploybench.store.results import ResultStore
+from deploybench.store.results import ResultStore, as_utc
 from deploybench.store.schema import TokenRow
 
 
@@ -69,6 +71,49 @@ def find_token(store: ResultStore, secret: str) -> Token | None:
     with Session(store.engine) as session:
         row = session.scalars(query).first()
         return None if row is None else Token(row.id, Role(row.role), row.target, row.name)
+
+
+@dataclass(frozen=True)
+class TokenListing:
+    """A token as its managers see it: never its secret."""
+
+    id: int
+    role: Role
+    target: str | None
+    name: str
+    created_at: datetime
+    revoked: bool
+
+    def public(self) -> dict[str, Any]:
+        """As JSON-ready values."""
+        return {
+            "id": self.id,
+            "role": self.role.value,
+            "target": self.target,
+            "name": self.name,
+            "created_at": self.created_at.isoformat(),
+            "revoked": self.revoked,
+        }
+
+
+def list_tokens(store: ResultStore, target: str | None = None) -> list[TokenListing]:
+    """Every token, or those acting for one target, oldest first."""
+    query = select(TokenRow).order_by(TokenRow.id)
+    if target is not None:
+        query = query.where(TokenRow.target == target)
+    with Session(store.engine) as session:
+        return [_listing(row) for row in session.scalars(query).all()]
+
+
+def token_by_id(store: ResultStore, token_id: int) -> TokenListing | None:
+    """The token with that id, live or revoked; None when there is none."""
+    with Session(store.engine) as session:
+        row = session.get(TokenRow, token_id)
+        return None if row is None else _listing(row)
+
+
+def _listing(row: TokenRow) -> TokenListing:
+    return TokenListing(row.id, Role(row.role), row.target, row.name, as_utc(row.created_at), row.revoked)
 
 
 def revoke_token(store: ResultStore, token_id: int) -> bool:

@@ -95,14 +95,27 @@ class LabClient:
         scratch.replace(final)
         return final
 
-    def dispatch(self, job: JobSpec, target: str, campaign: str | None = None) -> dict[str, Any]:
-        """Queue the job on the target; the dispatch as the service records it."""
-        body = {"job": job.model_dump(mode="json"), "target": target, "campaign": campaign}
+    def dispatch(
+        self, job: JobSpec, target: str, campaign: str | None = None, retry_failed: bool = False
+    ) -> dict[str, Any]:
+        """Queue the job on the target; the dispatch as the service records it (`new` false when the same job
+        was already sent there: its dispatch is answered again)."""
+        body = {
+            "job": job.model_dump(mode="json"),
+            "target": target,
+            "campaign": campaign,
+            "retry_failed": retry_failed,
+        }
         return dict(self._call("POST", "/api/dispatches", json=body))
 
     def dispatch_state(self, dispatch_id: str) -> dict[str, Any]:
         """A dispatch as it stands (with its job, for an agent of its target)."""
         return dict(self._call("GET", f"/api/dispatches/{dispatch_id}"))
+
+    def dispatches(self, target: str | None = None, state: str | None = None) -> list[dict[str, Any]]:
+        """Dispatches as they stand, newest first, of one target and state when given."""
+        params = {key: value for key, value in (("target", target), ("state", state)) if value is not None}
+        return list(self._call("GET", "/api/dispatches", params=params))
 
     def start(self, dispatch_id: str) -> dict[str, Any]:
         """Count this delivery as an attempt; the dispatch after it."""
@@ -125,6 +138,18 @@ class LabClient:
     def agents(self) -> list[dict[str, Any]]:
         """Every agent the service knows, online or not."""
         return list(self._call("GET", "/api/agents"))
+
+    def make_token(self, role: str, name: str, target: str | None) -> dict[str, Any]:
+        """A new token (for an admin, or an owner making its board's agent tokens), with its secret."""
+        return dict(self._call("POST", "/api/tokens", json={"role": role, "name": name, "target": target}))
+
+    def tokens(self) -> list[dict[str, Any]]:
+        """The tokens this token manages, without their secrets."""
+        return list(self._call("GET", "/api/tokens"))
+
+    def revoke_token(self, token_id: int) -> dict[str, Any]:
+        """Revoke a token this token manages."""
+        return dict(self._call("DELETE", f"/api/tokens/{token_id}"))
 
     def wait(self, dispatch_id: str, timeout_s: float, poll_s: float = 0.5) -> dict[str, Any]:
         """The dispatch once done or failed; WorkerError after timeout_s (saying whether any agent is online)."""

@@ -5,9 +5,14 @@ holding it dies."""
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Any
 
+from deploybench.core.errors import DeploybenchError
+
 TASK = "deploybench.measure"
+PUBLISH_RETRY = {"max_retries": 3, "interval_start": 0.5, "interval_step": 1.0, "interval_max": 2.0}
+"""How long a publication is retried while the broker cannot be reached (about 5 s)."""
 QUEUE_PREFIX = "deploybench.target."
 
 
@@ -39,8 +44,24 @@ def celery_app(broker: str) -> Any:
     return app
 
 
+class BrokerUnavailable(DeploybenchError):
+    """The broker could not take a message."""
+
+
+@cache
+def _publisher(broker: str) -> Any:
+    """One Celery application per broker for publishing, so its connection pool is reused across jobs."""
+    return celery_app(broker)
+
+
 def publish(broker: str, dispatch_id: str, target: str) -> None:
-    """Put one dispatch on its target's queue (the message survives a broker restart)."""
-    app = celery_app(broker)
-    with app.connection_for_write() as connection:
-        app.send_task(TASK, args=[dispatch_id], queue=queue_name(target), connection=connection)
+    """Put one dispatch on its target's queue (the message survives a broker restart); BrokerUnavailable when
+    the broker cannot be reached after a few retries."""
+    from kombu.exceptions import OperationalError
+
+    try:
+        _publisher(broker).send_task(
+            TASK, args=[dispatch_id], queue=queue_name(target), retry=True, retry_policy=PUBLISH_RETRY
+        )
+    except (OperationalError, OSError) as exc:
+        raise BrokerUnavailable(f"the broker cannot take the job ({exc})") from exc
