@@ -77,7 +77,7 @@ def measure(client: LabClient, cache: Path, dispatch_id: str, placer: Placer) ->
     state = client.start(dispatch_id)
     if state["state"] != "running":
         return
-    job = JobSpec.model_validate(client.dispatch_state(dispatch_id)["job"])
+    job = JobSpec.model_validate(state["job"])
     model = client.fetch(job.model.sha256, cache, Path(job.model.path).suffix)
     local = job.model_copy(update={"model": job.model.model_copy(update={"path": str(model)})})
     if job.data.sha256 is not None:

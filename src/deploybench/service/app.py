@@ -315,10 +315,12 @@ def _lab_routes(app: FastAPI, config: ServiceConfig) -> None:
 
     @app.post("/api/dispatches/{dispatch_id}/start")
     def dispatches_start(dispatch_id: str, request: Request, token: Agent) -> dict[str, Any]:
-        """An agent of the target took the job: one more attempt (running), or failed past the limit."""
+        """An agent of the target took the job: one more attempt (running, with the job to run), or failed past
+        the limit."""
         store = store_of(request)
         own(token, get_dispatch(store, dispatch_id))
-        return start_attempt(store, dispatch_id).public()
+        started = start_attempt(store, dispatch_id)
+        return {**started.public(), "job": started.job.model_dump(mode="json")}
 
     @app.post("/api/dispatches/{dispatch_id}/result")
     def dispatches_result(dispatch_id: str, record: ResultRecord, request: Request, token: Agent) -> JSONResponse:

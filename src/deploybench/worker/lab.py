@@ -118,7 +118,7 @@ class LabClient:
         return list(self._call("GET", "/api/dispatches", params=params))
 
     def start(self, dispatch_id: str) -> dict[str, Any]:
-        """Count this delivery as an attempt; the dispatch after it."""
+        """Count this delivery as an attempt; the dispatch after it, with its job."""
         return dict(self._call("POST", f"/api/dispatches/{dispatch_id}/start"))
 
     def post_result(self, dispatch_id: str, record: ResultRecord) -> dict[str, Any]:
