@@ -1,0 +1,129 @@
+"""Eclipse Aidge (the open successor of CEA's N2D2) as a code generator for microcontrollers: the ONNX model
+imported by aidge_onnx, checked on Aidge's CPU backend, and exported as plain C++ by aidge_export_cpp (static
+memory, no allocation), ready to be cross-compiled into a firmware."""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import io
+import os
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from deploybench.backends.base import Probe, installed_package
+from deploybench.backends.cortexm.firmware import ModelCode
+from deploybench.core.errors import ConfigurationError
+
+PROTOTYPE = re.compile(r"void\s+model_forward\s*\(([^)]*)\)")
+PARAMETER = re.compile(r"^(const\s+)?(\w+)\s*(\*{1,2})\s*(\w+)$")
+
+
+def probe() -> Probe:
+    """Whether Aidge's ONNX import and C++ export are installed."""
+    return installed_package("aidge_export_cpp", "aidge-export-cpp", "mcu")
+
+
+def model_code(model: Path, folder: Path) -> ModelCode:
+    """The model exported by Aidge as C++ into folder (at batch one, float32), and how to call it; an operator
+    Aidge cannot import or export is a one-line error naming it."""
+    import numpy as np
+    import onnx
+
+    fixed, sizes = _at_batch_one(model, folder / "model-batch1.onnx")
+    aidge_core, aidge_onnx, export_cpp = _aidge()
+
+    aidge_core.Log.set_console_level(aidge_core.Level.Error)
+    quiet = io.StringIO()
+    with contextlib.redirect_stdout(quiet):
+        graph = aidge_onnx.load_onnx(str(fixed))
+    unknown = sorted(
+        f"{node.name()} ({node.type()})"
+        for node in graph.get_nodes()
+        if isinstance(node.get_operator(), aidge_core.GenericOperatorOp)
+    )
+    if unknown:
+        raise ConfigurationError(
+            f"{model.name}: Aidge has no operator for {', '.join(unknown)}",
+            hint="`deploybench analyze --compliance` lists the frameworks that take each operator",
+        )
+    inputs = onnx.load(str(fixed)).graph
+    (spec,) = [i for i in inputs.input if i.name not in {t.name for t in inputs.initializer}]
+    shape = [d.dim_value for d in spec.type.tensor_type.shape.dim]
+    example = aidge_core.Tensor(np.zeros(shape, dtype=np.float32))
+    graph.compile("cpu", aidge_core.dtype.float32, dims=[shape])
+    export = folder / "aidge"
+    config = export_cpp.ExportConfig(
+        target="host", export_folder=str(export), dtype="float32", legacy=True, compile=False
+    )
+    with contextlib.redirect_stdout(quiet), _inside(folder):
+        aidge_core.export_utils.export(graph=graph, config=config, input_tensors=[example])
+    header = export / "dnn" / "include" / "forward.hpp"
+    found = PROTOTYPE.search(header.read_text(encoding="utf-8"))
+    if found is None:
+        raise ConfigurationError(f"{header}: no model_forward() in Aidge's export")
+    parameters = [PARAMETER.match(p.strip()) for p in found[1].split(",")]
+    given = [p for p in parameters if p and p[3] == "*"]
+    returned = [p for p in parameters if p and p[3] == "**"]
+    if len(given) != 1 or len(returned) != len(sizes):
+        raise ConfigurationError(f"{model.name}: the firmware harness takes one input, Aidge's export has {len(given)}")
+    outputs = tuple((p[4], p[2], size) for p, size in zip(returned, sizes, strict=True))
+    call = f"model_forward(input, {', '.join('&' + name for name, _, _ in outputs)})"
+    return ModelCode(
+        sources=tuple(sorted((export / "dnn" / "src").rglob("*.cpp"))),
+        include_dirs=(export / "dnn", export / "dnn" / "include", export),
+        header="forward.hpp",
+        call=call,
+        input_type=given[0][2],
+        input_size=int(np.prod(shape)),
+        outputs=outputs,
+        generator="aidge-export-cpp",
+    )
+
+
+@contextlib.contextmanager
+def _inside(folder: Path) -> Iterator[None]:
+    """Work from folder for a while: Aidge's export writes a drawing of the graph into the current directory."""
+    before = Path.cwd()
+    os.chdir(folder)
+    try:
+        yield
+    finally:
+        os.chdir(before)
+
+
+def _aidge() -> tuple[Any, Any, Any]:
+    """aidge_core, aidge_onnx and aidge_export_cpp, with Aidge's CPU kernels registered; imported by name
+    because Aidge's own type stubs do not parse."""
+    importlib.import_module("aidge_backend_cpu")
+    names = ("aidge_core", "aidge_onnx", "aidge_export_cpp")
+    core, onnx_import, export = (importlib.import_module(name) for name in names)
+    return core, onnx_import, export
+
+
+def _at_batch_one(model: Path, target: Path) -> tuple[Path, list[int]]:
+    """A copy of the model with its batch axis fixed at one (a firmware has static shapes), and each output's
+    element count; a dynamic axis other than the batch is a one-line error."""
+    import onnx
+
+    proto = onnx.load(str(model))
+    sizes = []
+    for value in (*proto.graph.input, *proto.graph.output):
+        dims = value.type.tensor_type.shape.dim
+        if dims and not dims[0].HasField("dim_value"):
+            dims[0].dim_value = 1
+        if any(not d.HasField("dim_value") for d in dims):
+            raise ConfigurationError(
+                f"{model.name}: `{value.name}` has a dynamic axis besides the batch",
+                hint="a firmware needs static shapes: export the model with fixed dimensions",
+            )
+    for value in proto.graph.output:
+        size = 1
+        for dim in value.type.tensor_type.shape.dim:
+            size *= dim.dim_value
+        sizes.append(size)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    onnx.save(proto, str(target))
+    return target, sizes

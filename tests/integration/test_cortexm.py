@@ -1,0 +1,197 @@
+"""Firmware for the emulated Cortex-M7 board (QEMU's mps2-an500): Aidge's C++ export of a model cross-compiled
+with Debian's arm-none-eabi-gcc, run in QEMU with instruction counting, checked against ONNX Runtime; its
+memory read from the ELF and checked against binutils' own reading; a firmware that hangs or faults, a
+missing tool and an operator Aidge lacks each give one clear error."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+from tests.support.models import tiny_classifier
+
+from deploybench.backends.cortexm.firmware import (
+    Firmware,
+    FirmwareError,
+    ModelCode,
+    board,
+    build,
+    run,
+    tool,
+)
+from deploybench.core.errors import ConfigurationError
+
+TOOLS = ("arm-none-eabi-gcc", "arm-none-eabi-g++", "qemu-system-arm")
+
+
+def _require_tools() -> None:
+    missing = [name for name in TOOLS if shutil.which(name) is None]
+    if missing:
+        if os.environ.get("DEPLOYBENCH_REQUIRE_BACKENDS"):
+            pytest.fail(f"{', '.join(missing)} not installed (DEPLOYBENCH_REQUIRE_BACKENDS is set)")
+        pytest.skip(f"{', '.join(missing)} not installed")
+
+
+@pytest.fixture(scope="module")
+def aidge_firmware(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, ModelCode, Firmware]:
+    _require_tools()
+    pytest.importorskip("aidge_export_cpp")
+    from deploybench.backends.aidge_export import model_code
+
+    folder = tmp_path_factory.mktemp("aidge")
+    model = tiny_classifier(folder / "tiny.onnx")
+    code = model_code(model, folder / "generated")
+    return model, code, build(code, folder / "firmware", board(), count=6)
+
+
+def test_aidge_firmware_runs_in_qemu_deterministically_and_agrees_with_onnxruntime(
+    aidge_firmware: tuple[Path, ModelCode, Firmware],
+) -> None:
+    import onnxruntime
+
+    model, code, firmware = aidge_firmware
+    inputs = np.random.default_rng(7).standard_normal((6, 8)).astype(np.float32)
+    first = run(firmware, code, inputs)
+    again = run(firmware, code, inputs)
+    session = onnxruntime.InferenceSession(str(model), providers=["CPUExecutionProvider"])
+    (name, _, size) = code.outputs[0]
+    for row, outputs in zip(inputs, first.outputs, strict=True):
+        reference = session.run(None, {"input": row[None, :]})[0][0]
+        assert outputs[name].shape == (size,)
+        assert np.abs(outputs[name] - reference).max() < 1e-5
+        assert outputs[name].argmax() == reference.argmax()
+    assert first.instructions == again.instructions
+    assert all(count > 0 for count in first.instructions)
+    assert first.instructions_per_tick > 0 and all(c % first.instructions_per_tick == 0 for c in first.instructions)
+    assert 0 < first.stack_bytes < board().stack_bytes
+    assert "mps2-an500" in first.emulator and "-icount shift=0" in first.emulator
+
+
+def test_flash_and_ram_from_the_elf_match_binutils_and_show_the_models_share(
+    aidge_firmware: tuple[Path, ModelCode, Firmware],
+) -> None:
+    _, _, firmware = aidge_firmware
+    listing = subprocess.run(
+        ["arm-none-eabi-size", "-A", str(firmware.elf)], capture_output=True, text=True, check=True
+    ).stdout
+    sizes = {
+        parts[0]: int(parts[1])
+        for parts in (line.split() for line in listing.splitlines()[2:])
+        if len(parts) == 3 and parts[1].isdigit()
+    }
+    assert {name: sizes[name] for name in firmware.memory.sections} == firmware.memory.sections
+    memory = firmware.memory
+    assert memory.flash_bytes == sum(size for name, size in memory.sections.items() if name != ".bss")
+    assert memory.ram_bytes == memory.sections[".data"] + memory.sections[".bss"]
+    assert memory.flash_bytes > firmware.harness_memory.flash_bytes
+    weights = 8 * 4 * 4 + 4 * 4
+    assert memory.flash_bytes - firmware.harness_memory.flash_bytes >= weights
+
+
+def _bad_code(folder: Path, body: str) -> ModelCode:
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "bad.h").write_text("void model_forward(const float* input, float** output);\n", encoding="utf-8")
+    source = folder / "bad.cpp"
+    source.write_text(
+        textwrap.dedent(
+            f"""\
+            #include <cstdint>
+            #include "bad.h"
+            static float result[4];
+            void model_forward(const float* input, float** output) {{
+                {body}
+                *output = result;
+            }}
+            """
+        ),
+        encoding="utf-8",
+    )
+    return ModelCode(
+        sources=(source,),
+        include_dirs=(folder,),
+        header="bad.h",
+        call="model_forward(input, &output)",
+        input_type="float",
+        input_size=8,
+        outputs=(("output", "float", 4),),
+        generator="test",
+    )
+
+
+@pytest.mark.parametrize(
+    ("body", "timeout_s", "message"),
+    [
+        ('for (;;) { __asm volatile("nop"); }', 5.0, "did not finish within 5 s in QEMU"),
+        ("*(volatile uint32_t*)0x61000000u = 1u;", 60.0, r"status 3 in QEMU \(a fault"),
+    ],
+)
+def test_a_firmware_that_hangs_or_faults_is_a_clear_failure(
+    tmp_path: Path, body: str, timeout_s: float, message: str
+) -> None:
+    _require_tools()
+    code = _bad_code(tmp_path / "src", body)
+    firmware = build(code, tmp_path / "firmware", board(), count=1)
+    with pytest.raises(FirmwareError, match=message):
+        run(firmware, code, np.zeros((1, 8), dtype=np.float32), timeout_s=timeout_s)
+
+
+def test_code_that_does_not_compile_names_the_file_and_the_compiler_error(tmp_path: Path) -> None:
+    _require_tools()
+    code = _bad_code(tmp_path / "src", "this is not C++;")
+    with pytest.raises(FirmwareError, match=r"compiling bad\.cpp failed: .*bad\.cpp:5:\d+: error: ") as error:
+        build(code, tmp_path / "firmware", board(), count=1)
+    assert "\n" not in str(error.value)
+
+
+def test_a_missing_cross_compiler_or_emulator_gives_the_install_command(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PATH", "/nonexistent")
+    for name in TOOLS:
+        with pytest.raises(ConfigurationError, match=re.escape(f"`{name}` is not installed")) as error:
+            tool(name)
+        assert "apt-get install gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm" in str(error.value)
+
+
+def test_an_operator_aidge_lacks_is_named(tmp_path: Path) -> None:
+    pytest.importorskip("aidge_export_cpp")
+    import onnx
+    from onnx import TensorProto, helper
+
+    from deploybench.backends.aidge_export import model_code
+
+    graph = helper.make_graph(
+        [helper.make_node("Mish", ["x"], ["y"], name="activation")],
+        "mish",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 4])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 4])],
+    )
+    proto = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)])
+    proto.ir_version = 8
+    onnx.save(proto, str(tmp_path / "mish.onnx"))
+    with pytest.raises(ConfigurationError, match=r"mish\.onnx: Aidge has no operator for .*\(Mish\)"):
+        model_code(tmp_path / "mish.onnx", tmp_path / "generated")
+
+
+def test_a_dynamic_axis_besides_the_batch_is_refused_before_export(tmp_path: Path) -> None:
+    pytest.importorskip("aidge_export_cpp")
+    import onnx
+    from onnx import TensorProto, helper
+
+    from deploybench.backends.aidge_export import model_code
+
+    graph = helper.make_graph(
+        [helper.make_node("Relu", ["x"], ["y"])],
+        "relu",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", "width"])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["batch", "width"])],
+    )
+    proto = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)])
+    proto.ir_version = 8
+    onnx.save(proto, str(tmp_path / "wide.onnx"))
+    with pytest.raises(ConfigurationError, match="`x` has a dynamic axis besides the batch"):
+        model_code(tmp_path / "wide.onnx", tmp_path / "generated")
