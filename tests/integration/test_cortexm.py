@@ -5,6 +5,7 @@ missing tool and an operator Aidge lacks each give one clear error."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -14,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from tests.conftest import Run
 from tests.support.models import tiny_classifier
 
 from deploybench.backends.cortexm.firmware import (
@@ -47,7 +49,7 @@ def aidge_firmware(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Mode
     folder = tmp_path_factory.mktemp("aidge")
     model = tiny_classifier(folder / "tiny.onnx")
     code = model_code(model, folder / "generated")
-    return model, code, build(code, folder / "firmware", board(), count=6)
+    return model, code, build(code, folder / "firmware", board())
 
 
 def test_aidge_firmware_runs_in_qemu_deterministically_and_agrees_with_onnxruntime(
@@ -136,7 +138,7 @@ def test_a_firmware_that_hangs_or_faults_is_a_clear_failure(
 ) -> None:
     _require_tools()
     code = _bad_code(tmp_path / "src", body)
-    firmware = build(code, tmp_path / "firmware", board(), count=1)
+    firmware = build(code, tmp_path / "firmware", board())
     with pytest.raises(FirmwareError, match=message):
         run(firmware, code, np.zeros((1, 8), dtype=np.float32), timeout_s=timeout_s)
 
@@ -145,7 +147,7 @@ def test_code_that_does_not_compile_names_the_file_and_the_compiler_error(tmp_pa
     _require_tools()
     code = _bad_code(tmp_path / "src", "this is not C++;")
     with pytest.raises(FirmwareError, match=r"compiling bad\.cpp failed: .*bad\.cpp:5:\d+: error: ") as error:
-        build(code, tmp_path / "firmware", board(), count=1)
+        build(code, tmp_path / "firmware", board())
     assert "\n" not in str(error.value)
 
 
@@ -195,3 +197,46 @@ def test_a_dynamic_axis_besides_the_batch_is_refused_before_export(tmp_path: Pat
     onnx.save(proto, str(tmp_path / "wide.onnx"))
     with pytest.raises(ConfigurationError, match="`x` has a dynamic axis besides the batch"):
         model_code(tmp_path / "wide.onnx", tmp_path / "generated")
+
+
+def test_the_aidge_cortexm_framework_runs_from_the_cli_and_stores_the_firmware_figures(
+    cli: Run, tmp_path: Path
+) -> None:
+    _require_tools()
+    pytest.importorskip("aidge_export_cpp")
+    model = tiny_classifier(tmp_path / "tiny.onnx")
+    db = f"sqlite:///{tmp_path / 'r.db'}"
+    status, out, err = cli("run", str(model), "-F", "aidge-cortexm", "--count", "5", "--db", db)
+    assert status == 0, err
+    assert "emulated cortex-m7" in out and "instructions" in out
+    status, listed, _ = cli("results", "list", "--db", db, "--format", "json")
+    (record,) = json.loads(listed)
+    emulation = record["emulation"]
+    assert record["measurements"] == [] and record["resources"] is None
+    assert len(emulation["instructions"]) == 5 and emulation["instructions_median"] > 0
+    assert emulation["flash_bytes"] == sum(size for name, size in emulation["sections"].items() if name != ".bss")
+    assert (
+        emulation["ram_bytes"]
+        == emulation["sections"][".data"] + emulation["sections"][".bss"] + emulation["stack_peak_bytes"]
+    )
+    assert 0 < emulation["model_flash_bytes"] < emulation["flash_bytes"]
+    assert "aidge-export-cpp" in emulation["generator"] and "-O2" in emulation["compiler"]
+    assert record["fidelity"]["top1_agreement"] == 1.0
+    assert record["provenance"]["settings"] == {"board": "mps2-an500", "optimization": "O2"}
+
+    status, _, err = cli("run", str(model), "-F", "aidge-cortexm", "--scenario", "offline", "--db", db)
+    assert status != 0 and "single-stream only" in err
+
+
+def test_a_firmware_too_large_for_the_board_says_by_how_much(tmp_path: Path) -> None:
+    _require_tools()
+    code = _bad_code(tmp_path / "src", "")
+    small = board().model_copy(update={"flash_bytes": 16 * 1024})
+    with pytest.raises(FirmwareError, match=r"linking firmware\.elf failed: .*region `FLASH' overflowed by \d+ bytes"):
+        build(code, tmp_path / "firmware", small)
+
+
+def test_an_unknown_optimization_level_is_refused(tmp_path: Path) -> None:
+    code = _bad_code(tmp_path / "src", "")
+    with pytest.raises(ConfigurationError, match="optimization `O9` is not one of O0, O1, O2, O3, Os"):
+        build(code, tmp_path / "firmware", board(), "O9")

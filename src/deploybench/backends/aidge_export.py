@@ -18,6 +18,9 @@ from deploybench.backends.cortexm.firmware import ModelCode
 from deploybench.core.errors import ConfigurationError
 
 PROTOTYPE = re.compile(r"void\s+model_forward\s*\(([^)]*)\)")
+CHANNELS_FIRST = {2: "nc", 3: "ncw", 4: "nchw"}
+"""Aidge's name of an ONNX input's layout, by rank: told to the export, it lays the firmware's input out as the
+model's (left at `default`, a channels-first model's input is read as channels-last)."""
 PARAMETER = re.compile(r"^(const\s+)?(\w+)\s*(\*{1,2})\s*(\w+)$")
 
 
@@ -32,7 +35,8 @@ def model_code(model: Path, folder: Path) -> ModelCode:
     import numpy as np
     import onnx
 
-    fixed, sizes = _at_batch_one(model, folder / "model-batch1.onnx")
+    fixed, shapes = _at_batch_one(model, folder / "model-batch1.onnx")
+    sizes = [int(np.prod(shape)) for shape in shapes.values()]
     aidge_core, aidge_onnx, export_cpp = _aidge()
 
     aidge_core.Log.set_console_level(aidge_core.Level.Error)
@@ -49,10 +53,13 @@ def model_code(model: Path, folder: Path) -> ModelCode:
             f"{model.name}: Aidge has no operator for {', '.join(unknown)}",
             hint="`deploybench analyze --compliance` lists the frameworks that take each operator",
         )
+    aidge_core.remove_flatten(graph)
     inputs = onnx.load(str(fixed)).graph
     (spec,) = [i for i in inputs.input if i.name not in {t.name for t in inputs.initializer}]
     shape = [d.dim_value for d in spec.type.tensor_type.shape.dim]
     example = aidge_core.Tensor(np.zeros(shape, dtype=np.float32))
+    if len(shape) in CHANNELS_FIRST:
+        example.set_data_format(getattr(aidge_core.dformat, CHANNELS_FIRST[len(shape)]))
     graph.compile("cpu", aidge_core.dtype.float32, dims=[shape])
     export = folder / "aidge"
     config = export_cpp.ExportConfig(
@@ -72,6 +79,10 @@ def model_code(model: Path, folder: Path) -> ModelCode:
     outputs = tuple((p[4], p[2], size) for p, size in zip(returned, sizes, strict=True))
     call = f"model_forward(input, {', '.join('&' + name for name, _, _ in outputs)})"
     return ModelCode(
+        input_name=spec.name,
+        input_shape=tuple(shape),
+        output_names=tuple(shapes),
+        output_shapes=tuple(shapes.values()),
         sources=tuple(sorted((export / "dnn" / "src").rglob("*.cpp"))),
         include_dirs=(export / "dnn", export / "dnn" / "include", export),
         header="forward.hpp",
@@ -103,13 +114,12 @@ def _aidge() -> tuple[Any, Any, Any]:
     return core, onnx_import, export
 
 
-def _at_batch_one(model: Path, target: Path) -> tuple[Path, list[int]]:
+def _at_batch_one(model: Path, target: Path) -> tuple[Path, dict[str, tuple[int, ...]]]:
     """A copy of the model with its batch axis fixed at one (a firmware has static shapes), and each output's
-    element count; a dynamic axis other than the batch is a one-line error."""
+    shape; a dynamic axis other than the batch is a one-line error."""
     import onnx
 
     proto = onnx.load(str(model))
-    sizes = []
     for value in (*proto.graph.input, *proto.graph.output):
         dims = value.type.tensor_type.shape.dim
         if dims and not dims[0].HasField("dim_value"):
@@ -119,11 +129,7 @@ def _at_batch_one(model: Path, target: Path) -> tuple[Path, list[int]]:
                 f"{model.name}: `{value.name}` has a dynamic axis besides the batch",
                 hint="a firmware needs static shapes: export the model with fixed dimensions",
             )
-    for value in proto.graph.output:
-        size = 1
-        for dim in value.type.tensor_type.shape.dim:
-            size *= dim.dim_value
-        sizes.append(size)
     target.parent.mkdir(parents=True, exist_ok=True)
     onnx.save(proto, str(target))
-    return target, sizes
+    shapes = {v.name: tuple(int(d.dim_value) for d in v.type.tensor_type.shape.dim) for v in proto.graph.output}
+    return target, shapes

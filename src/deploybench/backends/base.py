@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar, Protocol, runtime_checkable
 
-from deploybench.core.records import LayerDivergence, NodeSupport, SettingValue
+from deploybench.core.records import Emulation, LayerDivergence, NodeSupport, SettingValue
 
 if TYPE_CHECKING:
     import numpy as np
@@ -51,6 +51,9 @@ class Capabilities:
     """False for a reference evaluator, which checks deployments rather than being one."""
     dynamic_batch: bool = True
     """False for a framework that deploys at batch one only (its inputs() then fix the batch axis at 1)."""
+    emulated: bool = False
+    """True for a framework that runs the model as firmware on an emulated board: its sessions emulate (see
+    `Emulates`) and its figures are instruction counts and firmware memory, not host times."""
 
 
 @dataclass(frozen=True)
@@ -98,6 +101,15 @@ class Session(Protocol):
 
     def close(self) -> None:
         """Release the runtime's resources."""
+        ...
+
+
+@runtime_checkable
+class Emulates(Protocol):
+    """REQUIRED of the sessions of an emulated backend: runs every input through the firmware once."""
+
+    def emulate(self, feeds: list[dict[str, np.ndarray]]) -> tuple[list[dict[str, np.ndarray]], Emulation]:
+        """Each input's outputs, and what the firmware executed and takes."""
         ...
 
 

@@ -26,6 +26,7 @@ BUILTIN = {
     "litert": "deploybench.backends.litert:LiteRtBackend",
     "litert-reference": "deploybench.backends.litert:LiteRtReferenceBackend",
     "executorch": "deploybench.backends.executorch:ExecuTorchBackend",
+    "aidge-cortexm": "deploybench.backends.aidge_cortexm:AidgeCortexMBackend",
 }
 
 

@@ -47,7 +47,7 @@ def quickstart(db: Database = None) -> None:
     rows = [
         {"B": f"result {i} ({record.job.framework})", **row}
         for i, record in results
-        if i != baseline[0]
+        if i != baseline[0] and record.measurements
         for row in comparison_rows(compare(baseline[1], record))
     ]
     if rows:

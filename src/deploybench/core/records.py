@@ -14,8 +14,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from deploybench.core.hashing import sha256_of
 
-SCHEMA_VERSION = 1
-"""Version of the job and result records; stored with every record."""
+SCHEMA_VERSION = 2
+"""Version of the job and result records; stored with every record (2: `emulation`)."""
 
 SettingValue = str | int | float | bool
 
@@ -320,6 +320,25 @@ class LoadGenRun(Frozen):
     detail_log: str = Field(description="mlperf_log_detail.txt, whole.")
 
 
+class Emulation(Frozen):
+    """A deployment run as firmware on an emulated board: what it executed and what memory it takes. Counts are
+    instructions, not cycles: a real core's cycles per instruction depend on its pipeline, caches and memory."""
+
+    emulator: str = Field(description="Emulator, version, machine and clock mode.")
+    core: str = Field(description="Emulated core.")
+    generator: str = Field(description="Code generator that wrote the model's code, with its version.")
+    compiler: str = Field(description="Cross-compiler and its flags.")
+    instructions: tuple[int, ...] = Field(description="Instructions executed by each inference, per input.")
+    instructions_median: float = Field(description="Median of those counts.")
+    resolution_instructions: float = Field(description="Instructions one tick of the emulated clock stands for.")
+    flash_bytes: int = Field(description="Firmware's flash: code, constants and initial data, bytes.")
+    ram_bytes: int = Field(description="Firmware's static RAM (data and zeroed data) plus its stack's peak, bytes.")
+    stack_peak_bytes: int = Field(description="Deepest the stack went during the run, bytes (painted, then read).")
+    model_flash_bytes: int = Field(description="Flash the model adds to the same harness built without it, bytes.")
+    model_ram_bytes: int = Field(description="Static RAM the model adds to that harness, bytes.")
+    sections: dict[str, int] = Field(description="Each allocated section of the firmware ELF and its size, bytes.")
+
+
 class ResultRecord(Frozen):
     """What one job gave: measurements, resources, fidelity and provenance, or a failure."""
 
@@ -334,6 +353,9 @@ class ResultRecord(Frozen):
     provenance: Provenance | None = Field(default=None, description="What, on what, with which settings.")
     warnings: tuple[str, ...] = Field(default=(), description="Stability warnings, each saying what to do.")
     loadgen: LoadGenRun | None = Field(default=None, description="The same deployment measured by MLPerf LoadGen.")
+    emulation: Emulation | None = Field(
+        default=None, description="Instruction counts and memory of a deployment run as firmware on an emulated board."
+    )
 
 
 class OptimizationMethod(Frozen):

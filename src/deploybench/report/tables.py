@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from deploybench.core.records import Measurement, ResultRecord
+from deploybench.core.records import Emulation, Measurement, ResultRecord
 
 SUMMARY_COLUMNS = (
     "id",
@@ -37,6 +37,9 @@ def summary_rows(results: Sequence[tuple[int, ResultRecord]]) -> list[dict[str, 
             "settings": ", ".join(f"{k}={v}" for k, v in sorted(record.job.settings.items())),
             "scenario": record.job.scenario.kind.value,
         }
+        if record.emulation is not None:
+            rows.append({c: "" for c in SUMMARY_COLUMNS} | base | _emulated(record, record.emulation))
+            continue
         if not record.measurements:
             failure = record.failure
             note = f"{failure.phase}: {failure.message}" if failure else ""
@@ -47,11 +50,29 @@ def summary_rows(results: Sequence[tuple[int, ResultRecord]]) -> list[dict[str, 
     return rows
 
 
+def _emulated(record: ResultRecord, emulation: Emulation) -> dict[str, str]:
+    """A firmware's row: no host time, its instruction count and memory in the note, its fidelity."""
+    note = (
+        f"emulated {emulation.core}: {emulation.instructions_median:,.0f} instructions "
+        f"(±{emulation.resolution_instructions:g}), flash {emulation.flash_bytes / 1024:.1f} KiB "
+        f"(model {emulation.model_flash_bytes / 1024:.1f}), RAM {emulation.ram_bytes / 1024:.1f} KiB"
+    )
+    return {"batch": "1", **_fidelity_columns(record), "note": note}
+
+
+def _fidelity_columns(record: ResultRecord) -> dict[str, str]:
+    fidelity = record.fidelity
+    cosine = min((o.cosine_similarity for o in fidelity.outputs), default=None) if fidelity else None
+    return {
+        "cosine": "" if cosine is None else f"{cosine:.6f}",
+        "top1_agree": _share(fidelity.top1_agreement if fidelity else None),
+        "accuracy": _share(fidelity.accuracy if fidelity else None),
+    }
+
+
 def _measured(record: ResultRecord, m: Measurement) -> dict[str, str]:
     s = m.summary
     half_width = max(s.median_us - s.median_ci_low_us, s.median_ci_high_us - s.median_us)
-    fidelity = record.fidelity
-    cosine = min((o.cosine_similarity for o in fidelity.outputs), default=None) if fidelity else None
     return {
         "batch": str(m.batch_size),
         "median_us": f"{s.median_us:.1f}",
@@ -60,9 +81,7 @@ def _measured(record: ResultRecord, m: Measurement) -> dict[str, str]:
         "cv": f"{s.cv:.3f}",
         "determinism": m.determinism.verdict,
         "per_s": f"{m.throughput_per_s:.1f}",
-        "cosine": "" if cosine is None else f"{cosine:.6f}",
-        "top1_agree": _share(fidelity.top1_agreement if fidelity else None),
-        "accuracy": _share(fidelity.accuracy if fidelity else None),
+        **_fidelity_columns(record),
         "note": f"{len(record.warnings)} warning(s)" if record.warnings else "",
     }
 

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from datetime import datetime, timezone
 from pathlib import Path
 
-from deploybench.backends.base import Backend, Session
+from deploybench.backends.base import Backend, Emulates, Session
 from deploybench.backends.registry import load_backend, registered
 from deploybench.core.errors import BackendError, ConfigurationError, DeploybenchError, PluginError
 from deploybench.core.formats import model_format
@@ -84,6 +84,8 @@ def _measure(job: JobSpec, phases: _Phases, started: datetime) -> ResultRecord:
     model = _checked_model(job)
     backend = _available(job.framework)
     phases.framework_version = backend.probe().version or "unknown"
+    if backend.capabilities().emulated:
+        return _emulated(job, backend, model, phases, started)
     energy = EnergyMeter()
     with tempfile.TemporaryDirectory(prefix="deploybench-") as workdir:
         prepared = backend.prepare(model, dict(job.settings), Path(workdir))
@@ -134,6 +136,41 @@ def _measure(job: JobSpec, phases: _Phases, started: datetime) -> ResultRecord:
         provenance=provenance(phases.framework_version, prepared.settings, started, prepared.converter),
         warnings=tuple(_warnings(measurements) + unchecked),
         loadgen=loadgen,
+    )
+
+
+def _emulated(job: JobSpec, backend: Backend, model: Path, phases: _Phases, started: datetime) -> ResultRecord:
+    """A deployment run as firmware on an emulated board: every input through it once, its instruction counts
+    and memory recorded, its outputs checked against the reference; no host time is measured, since the
+    emulator's wall-clock time says nothing of the board's."""
+    if job.scenario.kind is not ScenarioKind.SINGLE_STREAM or job.loadgen:
+        raise ConfigurationError(
+            f"framework `{job.framework}` runs on an emulated board: single-stream only, without LoadGen",
+            hint="its figures are instruction counts, not times",
+        )
+    with tempfile.TemporaryDirectory(prefix="deploybench-") as workdir:
+        prepared = backend.prepare(model, dict(job.settings), Path(workdir))
+        phases.enter("load")
+        session = backend.open_session(prepared)
+        try:
+            if not isinstance(session, Emulates):
+                raise BackendError(f"framework `{job.framework}` says it is emulated but its session cannot emulate")
+            phases.enter("inputs")
+            single = build_inputs(session.inputs(), job.data, 1)
+            phases.enter("emulate")
+            deployed, emulation = session.emulate(list(single.feeds))
+        finally:
+            session.close()
+        phases.enter("fidelity")
+        fidelity, unchecked = _fidelity(job, model, single, deployed, Path(workdir))
+    return ResultRecord(
+        job_key=job.key(),
+        job=job,
+        status=Status.OK,
+        fidelity=fidelity,
+        provenance=provenance(phases.framework_version, prepared.settings, started, prepared.converter),
+        warnings=tuple(unchecked),
+        emulation=emulation,
     )
 
 

@@ -6,6 +6,7 @@ outputs read back. Instruction counts are what they are, not cycles: a real core
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 import tempfile
@@ -26,6 +27,10 @@ INSTALL = "apt-get install gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system
 CALIBRATION_LOOPS = 1_000_000
 """Loops of the calibration (two instructions each) that turn clock ticks into instructions."""
 TAIL_CHARS = 2000
+TOOL_PATH = re.compile(r"^/\S+/(ld|as|cc1|cc1plus): ")
+"""The install path before the name of the toolchain's program that reports an error."""
+OPTIMIZATIONS = ("O0", "O1", "O2", "O3", "Os")
+"""The compiler's optimization levels a firmware may be built at."""
 
 
 class Board(BaseModel):
@@ -53,7 +58,7 @@ def board(name: str = "mps2-an500") -> Board:
 class ModelCode:
     """What a code generator made for one model: its C/C++ sources, where their headers are, and how the
     harness calls it (one input, its element type and count; each output's type, element count and the
-    pointer it is returned through)."""
+    pointer it is returned through), with the model's own names and shapes of those tensors."""
 
     sources: tuple[Path, ...]
     include_dirs: tuple[Path, ...]
@@ -63,6 +68,10 @@ class ModelCode:
     input_size: int
     outputs: tuple[tuple[str, str, int], ...]
     generator: str
+    input_name: str = "input"
+    input_shape: tuple[int, ...] = ()
+    output_names: tuple[str, ...] = ()
+    output_shapes: tuple[tuple[int, ...], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -85,6 +94,7 @@ class Firmware:
     board: Board
     memory: MemoryUse
     harness_memory: MemoryUse
+    compiler: str
 
 
 @dataclass(frozen=True)
@@ -111,11 +121,15 @@ def tool(name: str) -> str:
     return found
 
 
-def build(code: ModelCode, folder: Path, target: Board, count: int) -> Firmware:
-    """Compile the model's code with the start-up code and a harness running `count` inputs, link it for the
+def build(code: ModelCode, folder: Path, target: Board, optimization: str = "O2") -> Firmware:
+    """Compile the model's code at `-<optimization>` with the start-up code and the harness, link it for the
     board, and measure its memory (and the harness's alone)."""
+    if optimization not in OPTIMIZATIONS:
+        raise ConfigurationError(
+            f"optimization `{optimization}` is not one of {', '.join(OPTIMIZATIONS)}", hint="e.g. O2 or Os"
+        )
     folder.mkdir(parents=True, exist_ok=True)
-    flags = [f"-mcpu={target.cpu}", "-mthumb", f"-mfpu={target.fpu}", "-mfloat-abi=hard", "-O2"]
+    flags = [f"-mcpu={target.cpu}", "-mthumb", f"-mfpu={target.fpu}", "-mfloat-abi=hard", f"-{optimization}"]
     flags += ["-ffunction-sections", "-fdata-sections"]
     script = _data("link.ld").read_text(encoding="utf-8")
     for key, value in {
@@ -130,11 +144,14 @@ def build(code: ModelCode, folder: Path, target: Board, count: int) -> Firmware:
     includes = [f"-I{path}" for path in code.include_dirs]
     common = [_compile(_data(name), folder, flags, includes) for name in ("startup.c", "clock.c")]
     model = [_compile(source, folder, flags, includes) for source in code.sources]
-    with_model = _harness(code, folder / "harness.cpp", count, code.call)
-    alone = _harness(code, folder / "harness_alone.cpp", count, "(void)0")
+    with_model = _harness(code, folder / "harness.cpp", code.call)
+    alone = _harness(code, folder / "harness_alone.cpp", "(void)0")
     elf = _link([*common, *model, _compile(with_model, folder, flags, includes)], folder / "firmware.elf", flags)
     harness_elf = _link([*common, _compile(alone, folder, flags, includes)], folder / "harness.elf", flags)
-    return Firmware(elf, harness_elf, target, memory_use(elf, target), memory_use(harness_elf, target))
+    version = subprocess.run([tool("arm-none-eabi-gcc"), "-dumpversion"], capture_output=True, text=True).stdout
+    compiler = f"arm-none-eabi-gcc {version.strip()} {' '.join(flags)}"
+    memory, harness_memory = memory_use(elf, target), memory_use(harness_elf, target)
+    return Firmware(elf, harness_elf, target, memory, harness_memory, compiler)
 
 
 def memory_use(elf: Path, target: Board) -> MemoryUse:
@@ -188,13 +205,15 @@ def run(firmware: Firmware, code: ModelCode, inputs: np.ndarray, timeout_s: floa
             tail = ((exc.stdout or "") + (exc.stderr or ""))[-TAIL_CHARS:] if isinstance(exc.stdout, str) else ""
             raise FirmwareError(f"the firmware did not finish within {timeout_s:g} s in QEMU (hung?): {tail}") from exc
         if done.returncode != 0:
-            meaning = {3: "a fault (HardFault, bus or usage fault)", 10: "could not open its files", 11: "short input"}
+            meaning = {3: "a fault (HardFault, bus or usage fault)", 10: "could not open its files"}
             raise FirmwareError(
                 f"the firmware exited with status {done.returncode} in QEMU"
                 f" ({meaning.get(done.returncode, 'an error')}): {(done.stdout + done.stderr)[-TAIL_CHARS:]}"
             )
         report = _report((work / "report.txt").read_text(encoding="utf-8"))
         raw = (work / "outputs.bin").read_bytes()
+    if len(report["inference"]) != len(inputs):
+        raise FirmwareError(f"the firmware ran {len(report['inference'])} of the {len(inputs)} inputs it was given")
     per_tick = 2 * report["calibration"][0] / report["calibration"][1]
     outputs, offset = [], 0
     for _ in range(len(inputs)):
@@ -241,12 +260,13 @@ def _call(command: list[str], what: str) -> None:
     """Run a compiler or linker; its first error line (or its last line) in a FirmwareError when it fails."""
     done = subprocess.run(command, capture_output=True, text=True)
     if done.returncode != 0:
-        lines = (done.stdout + done.stderr).strip().splitlines() or ["no output"]
-        first = next((line for line in lines if "error" in line), lines[-1])
-        raise FirmwareError(f"{what} failed: {first.strip()}")
+        lines = [line for line in (done.stdout + done.stderr).splitlines() if line.strip() and "collect2" not in line]
+        first = next((line for line in lines if "overflowed" in line or "error" in line), (lines or ["no output"])[-1])
+        reason = TOOL_PATH.sub(r"\1: ", first.strip())
+        raise FirmwareError(f"{what} failed: {reason}")
 
 
-def _harness(code: ModelCode, path: Path, count: int, call: str) -> Path:
+def _harness(code: ModelCode, path: Path, call: str) -> Path:
     """The harness's source for this model, with the model's call (or none)."""
     template = (
         files("deploybench.backends.cortexm").joinpath("data").joinpath("harness.cpp").read_text(encoding="utf-8")
@@ -255,7 +275,6 @@ def _harness(code: ModelCode, path: Path, count: int, call: str) -> Path:
     writes = "\n".join(f"        fwrite({name}, sizeof({kind}), {size}, out);" for name, kind, size in code.outputs)
     values = {
         "HEADER": code.header,
-        "COUNT": str(count),
         "INPUT_TYPE": code.input_type,
         "INPUT_SIZE": str(code.input_size),
         "CALIBRATION": str(CALIBRATION_LOOPS),
