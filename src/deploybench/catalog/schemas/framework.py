@@ -7,7 +7,7 @@ from typing import ClassVar
 
 from pydantic import Field
 
-from deploybench.catalog.schemas.base import NAME_PATTERN, CatalogEntry
+from deploybench.catalog.schemas.base import NAME_PATTERN, CatalogEntry, Record
 from deploybench.catalog.schemas.target import UnitKind
 
 
@@ -38,6 +38,24 @@ class Optimization(str, Enum):
     PRUNING = "pruning"
     BINARIZATION = "binarization"
     SPARSITY = "sparsity"
+
+
+class Reach(str, Enum):
+    """How deploybench reaches a framework on this kind of machine."""
+
+    RUNS = "runs"
+    """Runs here for real, its figures measured."""
+    EMULATED = "emulated"
+    """Its output runs here on an emulated target: instruction counts and memory, not times."""
+    PREDICTED = "predicted"
+    """Not run here: only the selection's performance models speak of it."""
+
+
+class FrameworkReach(Record):
+    """How deploybench reaches a framework, through which backends, and why not further."""
+
+    how: Reach = Field(description="runs, emulated or predicted.")
+    why: str = Field(min_length=1, description="Why: the backend that runs it, or what is missing.")
 
 
 class Framework(CatalogEntry):
@@ -83,4 +101,7 @@ class Framework(CatalogEntry):
     )
     backends: tuple[str, ...] = Field(
         default=(), description="deploybench backends that run this framework's runtime here, by registered name."
+    )
+    reach: FrameworkReach | None = Field(
+        default=None, description="How deploybench reaches it: runs here, emulated, or predicted only, and why."
     )
