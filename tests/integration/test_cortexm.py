@@ -240,3 +240,27 @@ def test_an_unknown_optimization_level_is_refused(tmp_path: Path) -> None:
     code = _bad_code(tmp_path / "src", "")
     with pytest.raises(ConfigurationError, match="optimization `O9` is not one of O0, O1, O2, O3, Os"):
         build(code, tmp_path / "firmware", board(), "O9")
+
+
+def test_a_model_whose_weights_exceed_the_boards_flash_is_refused_before_building(tmp_path: Path) -> None:
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    from deploybench.backends.aidge_cortexm import AidgeCortexMBackend
+
+    weights = numpy_helper.from_array(np.zeros((1100, 1200), dtype=np.float32), "weights")
+    graph = helper.make_graph(
+        [helper.make_node("MatMul", ["x", "weights"], ["y"])],
+        "wide",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 1100])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 1200])],
+        [weights],
+    )
+    proto = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    proto.ir_version = 8
+    onnx.save(proto, str(tmp_path / "wide.onnx"))
+    with pytest.raises(
+        ConfigurationError, match=r"weights alone \(5\.0 MiB\) exceed .* flash \(4\.0 MiB\) by 1\.0 MiB"
+    ):
+        AidgeCortexMBackend().prepare(tmp_path / "wide.onnx", {}, tmp_path / "work")
+    assert not (tmp_path / "work" / "aidge").exists()

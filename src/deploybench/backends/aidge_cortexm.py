@@ -15,7 +15,7 @@ from deploybench.backends.base import Capabilities, Prepared, Probe, TensorSpec
 from deploybench.backends.cortexm.firmware import INSTALL, Firmware, ModelCode, board, build, run
 from deploybench.backends.onnx_model import check_onnx_model
 from deploybench.backends.settings import resolve_settings
-from deploybench.core.errors import BackendError
+from deploybench.core.errors import BackendError, ConfigurationError
 from deploybench.core.records import Emulation, SettingValue
 
 if TYPE_CHECKING:
@@ -59,9 +59,17 @@ class AidgeCortexMBackend:
         """Export the model with Aidge and build the firmware (both timed as preparation)."""
         check_onnx_model(model)
         resolved = resolve_settings(self.name, settings, DEFAULTS)
+        target = board(str(resolved["board"]))
+        weights = aidge_export.weight_bytes(model)
+        if weights > target.flash_bytes:
+            raise ConfigurationError(
+                f"{model.name}: its weights alone ({weights / 2**20:.1f} MiB) exceed the {target.machine} board's "
+                f"flash ({target.flash_bytes / 2**20:.1f} MiB) by {(weights - target.flash_bytes) / 2**20:.1f} MiB",
+                hint="quantize or prune it first (deploybench optimize), or pick a smaller model",
+            )
         started = time.perf_counter()
         code = aidge_export.model_code(model, workdir / "aidge")
-        firmware = build(code, workdir / "firmware", board(str(resolved["board"])), str(resolved["optimization"]))
+        firmware = build(code, workdir / "firmware", target, str(resolved["optimization"]))
         self._built[firmware.elf] = (code, firmware)
         return Prepared(
             artifact=firmware.elf,

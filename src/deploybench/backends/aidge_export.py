@@ -29,6 +29,18 @@ def probe() -> Probe:
     return installed_package("aidge_export_cpp", "aidge-export-cpp", "mcu")
 
 
+def weight_bytes(model: Path) -> int:
+    """Bytes of the model's weights (its initializers), read without loading their data."""
+    import numpy as np
+    import onnx
+    from onnx import helper
+
+    proto = onnx.load(str(model), load_external_data=False)
+    return sum(
+        int(np.prod(t.dims)) * helper.tensor_dtype_to_np_dtype(t.data_type).itemsize for t in proto.graph.initializer
+    )
+
+
 def model_code(model: Path, folder: Path) -> ModelCode:
     """The model exported by Aidge as C++ into folder (at batch one, float32), and how to call it; an operator
     Aidge cannot import or export is a one-line error naming it."""
