@@ -179,6 +179,28 @@ def test_an_operator_aidge_lacks_is_named(tmp_path: Path) -> None:
         model_code(tmp_path / "mish.onnx", tmp_path / "generated")
 
 
+def test_a_node_aidges_export_has_no_kernel_for_is_named(tmp_path: Path) -> None:
+    pytest.importorskip("aidge_export_cpp")
+    import onnx
+    from onnx import TensorProto, helper
+
+    from deploybench.backends.aidge_export import model_code
+
+    graph = helper.make_graph(
+        [helper.make_node("Relu", ["x"], ["r"]), helper.make_node("Flatten", ["r"], ["y"], axis=1)],
+        "flat",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 2, 4, 4])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 32])],
+    )
+    proto = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    proto.ir_version = 8
+    onnx.save(proto, str(tmp_path / "flat.onnx"))
+    with pytest.raises(
+        ConfigurationError, match=r"flat\.onnx: Aidge cannot export it: .*no kernel for node \S+ \(Flatten\)"
+    ):
+        model_code(tmp_path / "flat.onnx", tmp_path / "generated")
+
+
 def test_a_dynamic_axis_besides_the_batch_is_refused_before_export(tmp_path: Path) -> None:
     pytest.importorskip("aidge_export_cpp")
     import onnx
@@ -264,3 +286,31 @@ def test_a_model_whose_weights_exceed_the_boards_flash_is_refused_before_buildin
     ):
         AidgeCortexMBackend().prepare(tmp_path / "wide.onnx", {}, tmp_path / "work")
     assert not (tmp_path / "work" / "aidge").exists()
+
+
+def test_a_flatten_that_changes_nothing_in_front_of_a_policy_network_is_dropped(tmp_path: Path) -> None:
+    _require_tools()
+    pytest.importorskip("aidge_export_cpp")
+    import onnx
+    import onnxruntime
+    from onnx import TensorProto, helper, numpy_helper
+
+    from deploybench.backends.aidge_export import model_code
+
+    weights = np.random.default_rng(1).standard_normal((4, 3)).astype(np.float32)
+    graph = helper.make_graph(
+        [helper.make_node("Flatten", ["obs"], ["flat"], axis=1), helper.make_node("MatMul", ["flat", "w"], ["q"])],
+        "policy",
+        [helper.make_tensor_value_info("obs", TensorProto.FLOAT, ["batch", 4])],
+        [helper.make_tensor_value_info("q", TensorProto.FLOAT, ["batch", 3])],
+        [numpy_helper.from_array(weights, "w")],
+    )
+    proto = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    proto.ir_version = 8
+    onnx.save(proto, str(tmp_path / "policy.onnx"))
+    code = model_code(tmp_path / "policy.onnx", tmp_path / "generated")
+    inputs = np.random.default_rng(2).standard_normal((3, 4)).astype(np.float32)
+    done = run(build(code, tmp_path / "firmware", board()), code, inputs)
+    session = onnxruntime.InferenceSession(str(tmp_path / "policy.onnx"), providers=["CPUExecutionProvider"])
+    expected = session.run(None, {"obs": inputs})[0]
+    assert np.abs(np.stack([row[code.outputs[0][0]] for row in done.outputs]) - expected).max() < 1e-5

@@ -21,6 +21,7 @@ PROTOTYPE = re.compile(r"void\s+model_forward\s*\(([^)]*)\)")
 CHANNELS_FIRST = {2: "nc", 3: "ncw", 4: "nchw"}
 """Aidge's name of an ONNX input's layout, by rank: told to the export, it lays the firmware's input out as the
 model's (left at `default`, a channels-first model's input is read as channels-last)."""
+NO_KERNEL = re.compile(r"Operator (\S+)\[(\w+)\] doesn't have an exportable backend")
 PARAMETER = re.compile(r"^(const\s+)?(\w+)\s*(\*{1,2})\s*(\w+)$")
 
 
@@ -72,13 +73,16 @@ def model_code(model: Path, folder: Path) -> ModelCode:
     example = aidge_core.Tensor(np.zeros(shape, dtype=np.float32))
     if len(shape) in CHANNELS_FIRST:
         example.set_data_format(getattr(aidge_core.dformat, CHANNELS_FIRST[len(shape)]))
-    graph.compile("cpu", aidge_core.dtype.float32, dims=[shape])
-    export = folder / "aidge"
-    config = export_cpp.ExportConfig(
-        target="host", export_folder=str(export), dtype="float32", legacy=True, compile=False
-    )
-    with contextlib.redirect_stdout(quiet), _inside(folder):
-        aidge_core.export_utils.export(graph=graph, config=config, input_tensors=[example])
+    try:
+        graph.compile("cpu", aidge_core.dtype.float32, dims=[shape])
+        export = folder / "aidge"
+        config = export_cpp.ExportConfig(
+            target="host", export_folder=str(export), dtype="float32", legacy=True, compile=False
+        )
+        with contextlib.redirect_stdout(quiet), _inside(folder):
+            aidge_core.export_utils.export(graph=graph, config=config, input_tensors=[example])
+    except RuntimeError as exc:
+        raise ConfigurationError(f"{model.name}: Aidge cannot export it: {_reason(exc)}") from exc
     header = export / "dnn" / "include" / "forward.hpp"
     found = PROTOTYPE.search(header.read_text(encoding="utf-8"))
     if found is None:
@@ -117,6 +121,15 @@ def _inside(folder: Path) -> Iterator[None]:
         os.chdir(before)
 
 
+def _reason(error: RuntimeError) -> str:
+    """Aidge's complaint in one line, naming the node when it says which one has no kernel."""
+    text = " ".join(str(error).split())
+    missing = NO_KERNEL.search(text)
+    if missing:
+        return f"its C++ export has no kernel for node {missing[1]} ({missing[2]})"
+    return text
+
+
 def _aidge() -> tuple[Any, Any, Any]:
     """aidge_core, aidge_onnx and aidge_export_cpp, with Aidge's CPU kernels registered; imported by name
     because Aidge's own type stubs do not parse."""
@@ -124,6 +137,23 @@ def _aidge() -> tuple[Any, Any, Any]:
     names = ("aidge_core", "aidge_onnx", "aidge_export_cpp")
     core, onnx_import, export = (importlib.import_module(name) for name in names)
     return core, onnx_import, export
+
+
+def _drop_identity_flattens(proto: Any) -> None:
+    """Remove the Flatten nodes that change nothing (axis 1 on a tensor already of rank two, as in front of a
+    policy network): Aidge's C++ export has no kernel for Flatten and only removes those before a dense layer."""
+    from onnx import helper, shape_inference
+
+    inferred = shape_inference.infer_shapes(proto).graph
+    ranks = {v.name: len(v.type.tensor_type.shape.dim) for v in (*inferred.input, *inferred.value_info)}
+    outputs = {v.name for v in proto.graph.output}
+    for node in list(proto.graph.node):
+        axis = next((helper.get_attribute_value(a) for a in node.attribute if a.name == "axis"), 1)
+        if node.op_type != "Flatten" or axis != 1 or ranks.get(node.input[0]) != 2 or node.output[0] in outputs:
+            continue
+        for consumer in proto.graph.node:
+            consumer.input[:] = [node.input[0] if name == node.output[0] else name for name in consumer.input]
+        proto.graph.node.remove(node)
 
 
 def _at_batch_one(model: Path, target: Path) -> tuple[Path, dict[str, tuple[int, ...]]]:
@@ -141,6 +171,7 @@ def _at_batch_one(model: Path, target: Path) -> tuple[Path, dict[str, tuple[int,
                 f"{model.name}: `{value.name}` has a dynamic axis besides the batch",
                 hint="a firmware needs static shapes: export the model with fixed dimensions",
             )
+    _drop_identity_flattens(proto)
     target.parent.mkdir(parents=True, exist_ok=True)
     onnx.save(proto, str(target))
     shapes = {v.name: tuple(int(d.dim_value) for d in v.type.tensor_type.shape.dim) for v in proto.graph.output}
