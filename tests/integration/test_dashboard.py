@@ -93,6 +93,16 @@ def text(browser: Any, element_id: str) -> str:
     return str(browser.find_element(By.ID, element_id).text)
 
 
+def submit(browser: Any, button_id: str, awaited_id: str) -> None:
+    """Click a form's button and wait for the page it leads to (the one holding `awaited_id`)."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    browser.find_element(By.ID, button_id).click()
+    WebDriverWait(browser, 30).until(expected_conditions.presence_of_element_located((By.ID, awaited_id)))
+
+
 def log_in(browser: Any, url: str, token: str) -> None:
     from selenium.webdriver.common.by import By
 
@@ -146,7 +156,7 @@ def test_results_are_filtered_and_compared(browser: Any, site: tuple[str, str, l
     browser.get(f"{url}/dashboard/results")
     browser.find_element(By.ID, "a").send_keys(str(ids[0]))
     browser.find_element(By.ID, "b").send_keys(str(ids[1]))
-    browser.find_element(By.ID, "compare").click()
+    submit(browser, "compare", "comparison")
     assert f"Result {ids[1]} against result {ids[0]}" in browser.page_source
     assert "Mann-Whitney" in text(browser, "comparison") or "p" in text(browser, "comparison")
 
@@ -167,7 +177,7 @@ def test_the_pareto_page_marks_the_deployments_no_other_beats_and_plots_them(
     log_in(browser, url, reader)
     browser.get(f"{url}/dashboard/pareto")
     assert "m.onnx" in text(browser, "models") and "Pick a model." in text(browser, "note")
-    browser.find_element(By.ID, "show").click()
+    submit(browser, "show", "deployments")
     table = browser.find_element(By.ID, "deployments")
     header, *cells = [
         [cell.text for cell in row.find_elements(By.CSS_SELECTOR, "th, td")]

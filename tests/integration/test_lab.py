@@ -261,7 +261,8 @@ def test_a_campaign_on_this_machine_and_a_board_moves_its_data_file_runs_each_jo
     assert _stored(lab) == [remote_id]
     with ResultStore.open(local_db) as store:
         assert len(store.rows()) == 1
-    assert "onnxruntime" in remote_frameworks(lab.client("reader"), lab.target, "onnx")
+    everywhere = dict(remote_frameworks(lab.client("reader"), lab.target, "onnx"))
+    assert everywhere["onnxruntime"] is not None and "threads" in everywhere["onnxruntime"]
     assert remote_frameworks(lab.client("reader"), lab.target, "no-such-format") == []
 
 

@@ -44,7 +44,8 @@ class AgentConfig:
 
 def checked_report(config: AgentConfig, client: LabClient, placer: Placer) -> dict[str, Any]:
     """What the agent reports, once its token and machine are checked against the target: the backends it can
-    run (in the main environment or a toolchain's), with their versions and model formats, and its toolchains."""
+    run (in the main environment or a toolchain's), with their versions, model formats and settings, and its
+    toolchains."""
     who = client.whoami()
     if who["role"] != "agent" or who["target"] != config.target:
         raise ConfigurationError(
@@ -65,6 +66,7 @@ def checked_report(config: AgentConfig, client: LabClient, placer: Placer) -> di
         "fingerprint": here,
         "backends": {status.name: status.version for _, status in available},
         "formats": {status.name: list(status.input_formats) for _, status in available},
+        "settings": {status.name: list(status.settings) for _, status in available},
         "toolchains": sorted({environment for environment, _ in available} - {MAIN}),
     }
 

@@ -33,15 +33,22 @@ def is_remote(target: str | None, service: str | None, catalog: Catalog) -> bool
     )
 
 
-def remote_frameworks(client: LabClient, target: str, fmt: str) -> list[str]:
-    """The frameworks `all` stands for on a remote target: those its online agents report for the format."""
+def remote_frameworks(client: LabClient, target: str, fmt: str) -> list[tuple[str, tuple[str, ...] | None]]:
+    """The frameworks `all` stands for on a remote target: those its online agents report for the format, with
+    the settings each takes (None when the agent did not say)."""
     online = [a for a in client.agents() if a["target"] == target and a["online"]]
     if not online:
         raise ConfigurationError(
             f"no agent of target `{target}` is online to say which frameworks it runs",
             hint="start its agent, or name the frameworks instead of `all`",
         )
-    return sorted({name for a in online for name, formats in a.get("formats", {}).items() if fmt in formats})
+    found: dict[str, tuple[str, ...] | None] = {}
+    for agent in online:
+        settings = agent.get("settings", {})
+        for name, formats in agent.get("formats", {}).items():
+            if fmt in formats:
+                found[name] = tuple(settings[name]) if name in settings else None
+    return sorted(found.items())
 
 
 def run_remote(

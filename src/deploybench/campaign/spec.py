@@ -19,8 +19,9 @@ from deploybench.worker.placement import Placer
 EVERY = "all"
 LOCAL = "local"
 
-Every = Callable[[str, str], list[str]]
-"""For a target and a model format, the frameworks `all` stands for there."""
+Every = Callable[[str, str], list[tuple[str, tuple[str, ...] | None]]]
+"""For a target and a model format, the frameworks `all` stands for there, each with the settings it takes
+(None when unknown: it gets the whole grid)."""
 
 ZooResolver = Callable[[str, bool], Path]
 """Gives the file of a zoo model (reduced or not), built if needed (the zoo lives beside campaigns: the caller
@@ -144,10 +145,10 @@ def load_campaign(
     return campaign, plans
 
 
-def available_here(placer: Placer, fmt: str) -> list[str]:
-    """The deployments available on this machine for a model of that format."""
+def available_here(placer: Placer, fmt: str) -> list[tuple[str, tuple[str, ...] | None]]:
+    """The deployments available on this machine for a model of that format, with the settings each takes."""
     statuses = placer.placed_statuses(fmt)
-    return [s.name for s in statuses if s.available and s.deployment and fmt in s.input_formats]
+    return [(s.name, tuple(s.settings)) for s in statuses if s.available and s.deployment and fmt in s.input_formats]
 
 
 def _model_file(item: CampaignModel, folder: Path, zoo: ZooResolver | None, path: Path, line: int) -> Path:
@@ -164,13 +165,16 @@ def _uses_every(campaign: CampaignFile) -> bool:
 
 
 def _frameworks(
-    frameworks: list[CampaignFramework], every: list[str]
+    frameworks: list[CampaignFramework], every: list[tuple[str, tuple[str, ...] | None]]
 ) -> list[tuple[str, dict[str, list[SettingValue]]]]:
-    """The frameworks of one model on one target, `all` expanded to `every`."""
+    """The frameworks of one model on one target, `all` expanded to `every`, each of those given only the
+    settings of the grid it takes (like `run --framework all`)."""
     chosen: list[tuple[str, dict[str, list[SettingValue]]]] = []
     for framework in frameworks:
         if framework.name != EVERY:
             chosen.append((framework.name, framework.settings))
             continue
-        chosen += [(name, framework.settings) for name in every]
+        for name, takes in every:
+            grid = {k: v for k, v in framework.settings.items() if takes is None or k in takes}
+            chosen.append((name, grid))
     return list({name: (name, grid) for name, grid in chosen}.values())

@@ -141,7 +141,7 @@ def campaign_run(
     catalog = load_catalog()
     client = LabClient(service, token) if service is not None and token is not None else None
 
-    def every(target: str, fmt: str) -> list[str]:
+    def every(target: str, fmt: str) -> list[tuple[str, tuple[str, ...] | None]]:
         if client is not None and is_remote(target, service, catalog):
             return remote_frameworks(client, target, fmt)
         return available_here(placer, fmt)

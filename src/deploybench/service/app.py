@@ -83,6 +83,7 @@ class Heartbeat(BaseModel):
     fingerprint: str
     backends: dict[str, str | None] = Field(description="Backend name -> version, for those available.")
     formats: dict[str, list[str]] = Field(default_factory=dict, description="Backend name -> model formats it takes.")
+    settings: dict[str, list[str]] = Field(default_factory=dict, description="Backend name -> settings it takes.")
     toolchains: tuple[str, ...] = Field(default=(), description="Toolchain environments that host some of them.")
 
 
