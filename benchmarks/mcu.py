@@ -95,7 +95,9 @@ def _measure(name: str, framework: str, settings: dict[str, Any], count: int, ra
         "stm32_ram_room_kib": None if ram_kib is None else ram_kib - ram,
         "max_abs_error": max((o.max_abs_error for o in fidelity.outputs), default=None) if fidelity else None,
         "top1_agreement": fidelity.top1_agreement if fidelity else None,
-        "prepare_s": record.provenance and (record.provenance.finished_at - record.provenance.started_at).seconds,
+        "job_s": None
+        if record.provenance is None
+        else (record.provenance.finished_at - record.provenance.started_at).total_seconds(),
     }
 
 
