@@ -243,6 +243,9 @@ def test_a_campaign_takes_zoo_models_on_every_framework_here(toolchain: None, cl
     table = [line for line in text.splitlines() if line.startswith("| ") and "framework" not in line]
     assert {line.split("|")[1].strip() for line in table} == local
     assert all(line.split("|")[-2].strip() == "ok" for line in table)
+    if "aidge-cortexm" in local:
+        (firmware,) = [line for line in table if line.split("|")[1].strip() == "aidge-cortexm"]
+        assert "emulated cortex-m7" in firmware and "instructions" in firmware and "flash" in firmware
     assert "<h2>digits-cnn.onnx</h2>" in page.read_text(encoding="utf-8")
     status, _, err = cli("report", "no-such-campaign", "--markdown", str(document), "--db", db)
     assert status != 0 and "no results of campaign `no-such-campaign`" in err

@@ -50,14 +50,18 @@ def summary_rows(results: Sequence[tuple[int, ResultRecord]]) -> list[dict[str, 
     return rows
 
 
-def _emulated(record: ResultRecord, emulation: Emulation) -> dict[str, str]:
-    """A firmware's row: no host time, its instruction count and memory in the note, its fidelity."""
-    note = (
+def emulation_summary(emulation: Emulation) -> str:
+    """A firmware's figures in a line: instructions per inference and the memory it takes."""
+    return (
         f"emulated {emulation.core}: {emulation.instructions_median:,.0f} instructions "
         f"(±{emulation.resolution_instructions:g}), flash {emulation.flash_bytes / 1024:.1f} KiB "
         f"(model {emulation.model_flash_bytes / 1024:.1f}), RAM {emulation.ram_bytes / 1024:.1f} KiB"
     )
-    return {"batch": "1", **_fidelity_columns(record), "note": note}
+
+
+def _emulated(record: ResultRecord, emulation: Emulation) -> dict[str, str]:
+    """A firmware's row: no host time, its instruction count and memory in the note, its fidelity."""
+    return {"batch": "1", **_fidelity_columns(record), "note": emulation_summary(emulation)}
 
 
 def _fidelity_columns(record: ResultRecord) -> dict[str, str]:
