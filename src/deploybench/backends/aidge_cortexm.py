@@ -75,7 +75,7 @@ class AidgeCortexMBackend:
             artifact=firmware.elf,
             prepare_s=time.perf_counter() - started,
             settings=resolved,
-            converter=f"aidge-export-cpp {aidge_export.probe().version}",
+            converter=code.generator,
         )
 
     def open_session(self, prepared: Prepared) -> FirmwareSession:
@@ -134,7 +134,7 @@ class FirmwareSession:
         emulation = Emulation(
             emulator=done.emulator,
             core=firmware.board.cpu,
-            generator=f"{code.generator} {aidge_export.probe().version}",
+            generator=code.generator,
             compiler=firmware.compiler,
             instructions=tuple(done.instructions),
             instructions_median=float(statistics.median(done.instructions)),

@@ -46,10 +46,12 @@ def model_code(model: Path, folder: Path) -> ModelCode:
     """The model exported by Aidge as C++ into folder (at batch one, float32), and how to call it; an operator
     Aidge cannot import or export is a one-line error naming it."""
     import numpy as np
-    import onnx
 
-    fixed, shapes = _at_batch_one(model, folder / "model-batch1.onnx")
-    sizes = [int(np.prod(shape)) for shape in shapes.values()]
+    fixed, inputs, shapes = _at_batch_one(model, folder / "model-batch1.onnx")
+    if len(inputs) != 1:
+        raise ConfigurationError(f"{model.name}: the firmware harness takes one input, the model has {len(inputs)}")
+    ((input_name, shape),) = inputs.items()
+    sizes = [int(np.prod(output)) for output in shapes.values()]
     aidge_core, aidge_onnx, export_cpp = _aidge()
 
     aidge_core.Log.set_console_level(aidge_core.Level.Error)
@@ -67,14 +69,11 @@ def model_code(model: Path, folder: Path) -> ModelCode:
             hint="`deploybench analyze --compliance` lists the frameworks that take each operator",
         )
     aidge_core.remove_flatten(graph)
-    inputs = onnx.load(str(fixed)).graph
-    (spec,) = [i for i in inputs.input if i.name not in {t.name for t in inputs.initializer}]
-    shape = [d.dim_value for d in spec.type.tensor_type.shape.dim]
     example = aidge_core.Tensor(np.zeros(shape, dtype=np.float32))
     if len(shape) in CHANNELS_FIRST:
         example.set_data_format(getattr(aidge_core.dformat, CHANNELS_FIRST[len(shape)]))
     try:
-        graph.compile("cpu", aidge_core.dtype.float32, dims=[shape])
+        graph.compile("cpu", aidge_core.dtype.float32, dims=[list(shape)])
         export = folder / "aidge"
         config = export_cpp.ExportConfig(
             target="host", export_folder=str(export), dtype="float32", legacy=True, compile=False
@@ -95,7 +94,7 @@ def model_code(model: Path, folder: Path) -> ModelCode:
     outputs = tuple((p[4], p[2], size) for p, size in zip(returned, sizes, strict=True))
     call = f"model_forward(input, {', '.join('&' + name for name, _, _ in outputs)})"
     return ModelCode(
-        input_name=spec.name,
+        input_name=input_name,
         input_shape=tuple(shape),
         output_names=tuple(shapes),
         output_shapes=tuple(shapes.values()),
@@ -106,7 +105,7 @@ def model_code(model: Path, folder: Path) -> ModelCode:
         input_type=given[0][2],
         input_size=int(np.prod(shape)),
         outputs=outputs,
-        generator="aidge-export-cpp",
+        generator=f"aidge-export-cpp {probe().version}",
     )
 
 
@@ -156,9 +155,9 @@ def _drop_identity_flattens(proto: Any) -> None:
         proto.graph.node.remove(node)
 
 
-def _at_batch_one(model: Path, target: Path) -> tuple[Path, dict[str, tuple[int, ...]]]:
-    """A copy of the model with its batch axis fixed at one (a firmware has static shapes), and each output's
-    shape; a dynamic axis other than the batch is a one-line error."""
+def _at_batch_one(model: Path, target: Path) -> tuple[Path, dict[str, tuple[int, ...]], dict[str, tuple[int, ...]]]:
+    """A copy of the model with its batch axis fixed at one (a firmware has static shapes), and each input's
+    (weights aside) and output's shape; a dynamic axis other than the batch is a one-line error."""
     import onnx
 
     proto = onnx.load(str(model))
@@ -174,5 +173,11 @@ def _at_batch_one(model: Path, target: Path) -> tuple[Path, dict[str, tuple[int,
     _drop_identity_flattens(proto)
     target.parent.mkdir(parents=True, exist_ok=True)
     onnx.save(proto, str(target))
-    shapes = {v.name: tuple(int(d.dim_value) for d in v.type.tensor_type.shape.dim) for v in proto.graph.output}
-    return target, shapes
+    weights = {t.name for t in proto.graph.initializer}
+    inputs = {v.name: _shape(v) for v in proto.graph.input if v.name not in weights}
+    return target, inputs, {v.name: _shape(v) for v in proto.graph.output}
+
+
+def _shape(value: Any) -> tuple[int, ...]:
+    """The static shape of an ONNX graph input or output."""
+    return tuple(int(d.dim_value) for d in value.type.tensor_type.shape.dim)
