@@ -285,7 +285,7 @@ def test_a_model_whose_weights_exceed_the_boards_flash_is_refused_before_buildin
         ConfigurationError, match=r"weights alone \(5\.0 MiB\) exceed .* flash \(4\.0 MiB\) by 1\.0 MiB"
     ):
         AidgeCortexMBackend().prepare(tmp_path / "wide.onnx", {}, tmp_path / "work")
-    assert not (tmp_path / "work" / "aidge").exists()
+    assert not (tmp_path / "work" / "code").exists()
 
 
 def test_a_flatten_that_changes_nothing_in_front_of_a_policy_network_is_dropped(tmp_path: Path) -> None:

@@ -42,3 +42,40 @@ def with_external_data(path: Path, location: str) -> Path:
         model, str(path), save_as_external_data=True, all_tensors_to_one_file=True, location=location, size_threshold=0
     )
     return path
+
+
+def dense_policy(path: Path, seed: int = 0) -> Path:
+    """A seeded three-layer dense network in the three ONNX spellings of a dense layer (Gemm, Gemm with its
+    weights transposed, MatMul + Add) with Relu and Tanh between them, behind a Flatten, like an exported policy."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    rng = np.random.default_rng(seed)
+    arrays = {
+        "w1": rng.standard_normal((8, 16)),
+        "b1": rng.standard_normal(16),
+        "w2": rng.standard_normal((3, 16)),
+        "b2": rng.standard_normal(3),
+        "w3": rng.standard_normal((3, 2)),
+        "b3": rng.standard_normal(2),
+    }
+    graph = helper.make_graph(
+        [
+            helper.make_node("Flatten", ["x"], ["flat"], name="flatten"),
+            helper.make_node("Gemm", ["flat", "w1", "b1"], ["h1"], name="fc1"),
+            helper.make_node("Relu", ["h1"], ["a1"], name="relu1"),
+            helper.make_node("Gemm", ["a1", "w2", "b2"], ["h2"], transB=1, name="fc2"),
+            helper.make_node("Tanh", ["h2"], ["a2"], name="tanh2"),
+            helper.make_node("MatMul", ["a2", "w3"], ["h3"], name="fc3"),
+            helper.make_node("Add", ["h3", "b3"], ["action"], name="bias3"),
+        ],
+        "policy",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", 2, 4])],
+        [helper.make_tensor_value_info("action", TensorProto.FLOAT, ["batch", 2])],
+        [numpy_helper.from_array(value.astype(np.float32), name) for name, value in arrays.items()],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    onnx.checker.check_model(model)
+    onnx.save(model, str(path))
+    return path

@@ -4,149 +4,31 @@ firmware's flash and RAM, not host times; its outputs are checked against the re
 
 from __future__ import annotations
 
-import shutil
-import statistics
-import time
-from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
 from deploybench.backends import aidge_export
-from deploybench.backends.base import Capabilities, Prepared, Probe, TensorSpec
-from deploybench.backends.cortexm.firmware import INSTALL, Firmware, ModelCode, board, build, run
-from deploybench.backends.onnx_model import check_onnx_model
-from deploybench.backends.settings import resolve_settings
-from deploybench.core.errors import BackendError, ConfigurationError
-from deploybench.core.records import Emulation, SettingValue
+from deploybench.backends.cortexm.backend import FirmwareBackend
 
 if TYPE_CHECKING:
-    import numpy as np
+    from pathlib import Path
 
-DEFAULTS: dict[str, SettingValue] = {"board": "mps2-an500", "optimization": "O2"}
-TOOLS = ("arm-none-eabi-gcc", "arm-none-eabi-g++", "qemu-system-arm")
+    from deploybench.backends.base import Probe
+    from deploybench.backends.cortexm.firmware import ModelCode
 
 
-class AidgeCortexMBackend:
+class AidgeCortexMBackend(FirmwareBackend):
     """Aidge's C++ export, as firmware on an emulated Cortex-M7."""
 
     name: ClassVar[str] = "aidge-cortexm"
 
-    def __init__(self) -> None:
-        self._built: dict[Path, tuple[ModelCode, Firmware]] = {}
+    def probe_generator(self) -> Probe:
+        """Aidge's ONNX import and C++ export installed?"""
+        return aidge_export.probe()
 
-    def probe(self) -> Probe:
-        """Aidge installed, and the cross-compiler and emulator on the PATH?"""
-        found = aidge_export.probe()
-        if not found.available:
-            return found
-        missing = [name for name in TOOLS if shutil.which(name) is None]
-        if missing:
-            return Probe(False, reason=f"{', '.join(missing)} not installed: {INSTALL}")
-        return found
+    def weight_bytes(self, model: Path) -> int:
+        """The model's float32 weights, as Aidge's export stores them."""
+        return aidge_export.weight_bytes(model)
 
-    def capabilities(self) -> Capabilities:
-        """ONNX in, batch one, emulated."""
-        return Capabilities(
-            input_formats=("onnx",),
-            settings={
-                "board": "emulated board (mps2-an500: QEMU's Arm MPS2 with a Cortex-M7)",
-                "optimization": "the cross-compiler's optimization: O0, O1, O2, O3 or Os",
-            },
-            dynamic_batch=False,
-            emulated=True,
-        )
-
-    def prepare(self, model: Path, settings: dict[str, SettingValue], workdir: Path) -> Prepared:
-        """Export the model with Aidge and build the firmware (both timed as preparation)."""
-        check_onnx_model(model)
-        resolved = resolve_settings(self.name, settings, DEFAULTS)
-        target = board(str(resolved["board"]))
-        weights = aidge_export.weight_bytes(model)
-        if weights > target.flash_bytes:
-            raise ConfigurationError(
-                f"{model.name}: its weights alone ({weights / 2**20:.1f} MiB) exceed the {target.machine} board's "
-                f"flash ({target.flash_bytes / 2**20:.1f} MiB) by {(weights - target.flash_bytes) / 2**20:.1f} MiB",
-                hint="quantize or prune it first (deploybench optimize), or pick a smaller model",
-            )
-        started = time.perf_counter()
-        code = aidge_export.model_code(model, workdir / "aidge")
-        firmware = build(code, workdir / "firmware", target, str(resolved["optimization"]))
-        self._built[firmware.elf] = (code, firmware)
-        return Prepared(
-            artifact=firmware.elf,
-            prepare_s=time.perf_counter() - started,
-            settings=resolved,
-            converter=code.generator,
-        )
-
-    def open_session(self, prepared: Prepared) -> FirmwareSession:
-        """The firmware this backend built, ready to run in the emulator."""
-        if prepared.artifact not in self._built:
-            raise BackendError(f"{prepared.artifact}: not a firmware this backend prepared")
-        code, firmware = self._built[prepared.artifact]
-        return FirmwareSession(code, firmware)
-
-
-class FirmwareSession:
-    """A firmware behind the session protocol: each run is one emulated inference."""
-
-    def __init__(self, code: ModelCode, firmware: Firmware) -> None:
-        self._code = code
-        self._firmware = firmware
-        self._feeds: dict[str, np.ndarray] = {}
-        self._last: dict[str, np.ndarray] = {}
-
-    def inputs(self) -> list[TensorSpec]:
-        """The model's single input, at batch one."""
-        return [TensorSpec(self._code.input_name, self._code.input_shape, "float32")]
-
-    def bind(self, feeds: dict[str, np.ndarray]) -> None:
-        """Keep the feeds for the next runs."""
-        self._feeds = dict(feeds)
-
-    def run(self) -> None:
-        """One emulated inference on the bound feeds."""
-        self._last = self.infer(self._feeds)
-
-    def outputs(self) -> dict[str, np.ndarray]:
-        """Outputs of the last run."""
-        return dict(self._last)
-
-    def infer(self, feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        """One emulated inference on feeds."""
-        return self.emulate([feeds])[0][0]
-
-    def emulate(self, feeds: list[dict[str, np.ndarray]]) -> tuple[list[dict[str, np.ndarray]], Emulation]:
-        """Every input through the firmware in one emulator run: the outputs, shaped as the model's, and what
-        the firmware executed and takes."""
-        import numpy as np
-
-        code, firmware = self._code, self._firmware
-        rows = np.stack([np.asarray(f[code.input_name], dtype=np.float32).reshape(-1) for f in feeds])
-        done = run(firmware, code, rows)
-        outputs = [
-            {
-                name: row[c_name].reshape(shape)
-                for name, shape, (c_name, _, _) in zip(code.output_names, code.output_shapes, code.outputs, strict=True)
-            }
-            for row in done.outputs
-        ]
-        memory, alone = firmware.memory, firmware.harness_memory
-        emulation = Emulation(
-            emulator=done.emulator,
-            core=firmware.board.cpu,
-            generator=code.generator,
-            compiler=firmware.compiler,
-            instructions=tuple(done.instructions),
-            instructions_median=float(statistics.median(done.instructions)),
-            resolution_instructions=done.instructions_per_tick,
-            flash_bytes=memory.flash_bytes,
-            ram_bytes=memory.ram_bytes + done.stack_bytes,
-            stack_peak_bytes=done.stack_bytes,
-            model_flash_bytes=memory.flash_bytes - alone.flash_bytes,
-            model_ram_bytes=memory.ram_bytes - alone.ram_bytes,
-            sections=memory.sections,
-        )
-        return outputs, emulation
-
-    def close(self) -> None:
-        """Nothing to release: the emulator runs only while emulating."""
+    def model_code(self, model: Path, folder: Path) -> ModelCode:
+        """The model exported by Aidge."""
+        return aidge_export.model_code(model, folder)

@@ -27,6 +27,7 @@ BUILTIN = {
     "litert-reference": "deploybench.backends.litert:LiteRtReferenceBackend",
     "executorch": "deploybench.backends.executorch:ExecuTorchBackend",
     "aidge-cortexm": "deploybench.backends.aidge_cortexm:AidgeCortexMBackend",
+    "emlearn-cortexm": "deploybench.backends.emlearn_cortexm:EmlearnCortexMBackend",
 }
 
 

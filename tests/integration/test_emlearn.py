@@ -1,0 +1,131 @@
+"""emlearn's C code for dense networks as Cortex-M7 firmware in QEMU: checked against ONNX Runtime on the same
+inputs, run from the CLI into the store, and each model emlearn cannot take refused in one line naming the node."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from tests.conftest import Run
+from tests.support.models import dense_policy, tiny_classifier
+
+from deploybench.backends.cortexm.firmware import board, build, run
+from deploybench.core.errors import ConfigurationError
+
+TOOLS = ("arm-none-eabi-gcc", "arm-none-eabi-g++", "qemu-system-arm")
+
+
+@pytest.fixture(autouse=True)
+def _require() -> None:
+    missing = [name for name in TOOLS if shutil.which(name) is None]
+    if missing:
+        if os.environ.get("DEPLOYBENCH_REQUIRE_BACKENDS"):
+            pytest.fail(f"{', '.join(missing)} not installed (DEPLOYBENCH_REQUIRE_BACKENDS is set)")
+        pytest.skip(f"{', '.join(missing)} not installed")
+    pytest.importorskip("emlearn")
+
+
+def test_emlearn_firmware_agrees_with_onnxruntime_and_counts_the_same_instructions_every_run(tmp_path: Path) -> None:
+    import onnxruntime
+
+    from deploybench.backends.emlearn_net import model_code
+
+    model = dense_policy(tmp_path / "policy.onnx")
+    code = model_code(model, tmp_path / "generated")
+    firmware = build(code, tmp_path / "firmware", board())
+    inputs = np.random.default_rng(3).standard_normal((5, 2, 4)).astype(np.float32)
+    first = run(firmware, code, inputs.reshape(5, -1))
+    again = run(firmware, code, inputs.reshape(5, -1))
+    session = onnxruntime.InferenceSession(str(model), providers=["CPUExecutionProvider"])
+    reference = session.run(None, {"x": inputs})[0]
+    got = np.stack([row["output"] for row in first.outputs])
+    assert code.input_shape == (1, 2, 4) and code.output_shapes == ((1, 2),) and code.output_names == ("action",)
+    assert np.abs(got - reference).max() < 1e-4
+    assert (got.argmax(axis=1) == reference.argmax(axis=1)).all()
+    assert first.instructions == again.instructions and all(count > 0 for count in first.instructions)
+
+
+def test_the_emlearn_cortexm_framework_runs_from_the_cli_and_stores_the_firmware_figures(
+    cli: Run, tmp_path: Path
+) -> None:
+    model = dense_policy(tmp_path / "policy.onnx")
+    db = f"sqlite:///{tmp_path / 'r.db'}"
+    status, out, err = cli("run", str(model), "-F", "emlearn-cortexm", "--count", "4", "--set", "optimization=Os")
+    assert status == 0, err
+    status, out, err = cli("run", str(model), "-F", "emlearn-cortexm", "--count", "4", "--db", db)
+    assert status == 0, err
+    assert "emulated cortex-m7" in out
+    _, listed, _ = cli("results", "list", "--db", db, "--format", "json")
+    (record,) = json.loads(listed)
+    emulation = record["emulation"]
+    assert emulation["generator"].startswith("emlearn ") and len(emulation["instructions"]) == 4
+    weights = 4 * (8 * 16 + 16 + 16 * 3 + 3 + 3 * 2 + 2)
+    assert emulation["model_flash_bytes"] > weights
+    (output,) = record["fidelity"]["outputs"]
+    assert output["name"] == "action" and output["max_abs_error"] < 1e-4
+
+
+def _conv(path: Path) -> Path:
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    weights = numpy_helper.from_array(np.ones((2, 1, 3, 3), dtype=np.float32), "kernel")
+    graph = helper.make_graph(
+        [helper.make_node("Conv", ["x", "kernel"], ["y"], name="conv0")],
+        "conv",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 1, 5, 5])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 2, 3, 3])],
+        [weights],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    onnx.save(model, str(path))
+    return path
+
+
+def test_a_node_emlearn_cannot_take_is_named_with_the_framework_that_would(cli: Run, tmp_path: Path) -> None:
+    status, _, err = cli("run", str(_conv(tmp_path / "conv.onnx")), "-F", "emlearn-cortexm", "--count", "2")
+    assert status != 0
+    assert "emlearn cannot take node conv0 (Conv)" in err and "aidge-cortexm" in err
+    assert "Traceback" not in err
+
+
+def test_networks_emlearn_cannot_express_are_refused_before_generating(tmp_path: Path) -> None:
+    from deploybench.backends.emlearn_net import model_code
+
+    with pytest.raises(ConfigurationError, match="at least two dense layers; this model has 1"):
+        model_code(tiny_classifier(tmp_path / "one.onnx"), tmp_path / "one")
+    assert not (tmp_path / "one").exists()
+
+
+def test_a_dense_network_too_large_for_the_flash_is_refused_by_how_much(tmp_path: Path) -> None:
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    from deploybench.backends.emlearn_cortexm import EmlearnCortexMBackend
+
+    graph = helper.make_graph(
+        [
+            helper.make_node("MatMul", ["x", "w1"], ["h"], name="fc1"),
+            helper.make_node("MatMul", ["h", "w2"], ["y"], name="fc2"),
+        ],
+        "wide",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 1100])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 2])],
+        [
+            numpy_helper.from_array(np.zeros((1100, 1200), dtype=np.float32), "w1"),
+            numpy_helper.from_array(np.zeros((1200, 2), dtype=np.float32), "w2"),
+        ],
+    )
+    proto = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    proto.ir_version = 8
+    onnx.save(proto, str(tmp_path / "wide.onnx"))
+    with pytest.raises(
+        ConfigurationError, match=r"weights alone \(5\.0 MiB\) exceed .* flash \(4\.0 MiB\) by 1\.0 MiB"
+    ):
+        EmlearnCortexMBackend().prepare(tmp_path / "wide.onnx", {}, tmp_path / "work")
+    assert not (tmp_path / "work" / "code").exists()
