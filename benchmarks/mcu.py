@@ -1,8 +1,9 @@
 """The zoo's small models as Cortex-M7 firmware, measured in one run: for each model and each MCU code path
-here (Aidge's C++ export at -O2 and -Os so far), built and run on QEMU's emulated Cortex-M7 through the
-worker like any job: flash and RAM (whole firmware and the model's own share), instructions per inference,
-fidelity against the FP32 reference (max abs error, top-1 agreement), whether it fits the catalog's STM32's
-RAM, and each failure's reason; -Os against -O2 side by side as ratios. Printed and saved to results/mcu.json.
+here (Aidge's C++ export at -O2 and -Os, emlearn's C at -O2), built and run on QEMU's emulated Cortex-M7
+through the worker like any job: flash and RAM (whole firmware and the model's own share), instructions per
+inference, fidelity against the FP32 reference (max abs error, top-1 agreement), whether it fits the catalog's
+STM32's RAM, and each failure's reason; side by side as ratios: -Os over -O2 (Aidge), emlearn over Aidge (both
+-O2). Printed and saved to results/mcu.json.
 
 Usage: python benchmarks/mcu.py [--models digits-cnn,dqn,...] [--count 16] [--out FILE]
 """
@@ -17,7 +18,11 @@ from pathlib import Path
 from typing import Any
 
 MODELS = "digits-cnn,dqn,ppo,a2c,snn-lenet-surrogate,snn-lenet-ann2snn,snn-lenet-stdp,mobilenetv3-small"
-PATHS = (("aidge-cortexm", {"optimization": "O2"}), ("aidge-cortexm", {"optimization": "Os"}))
+PATHS = (
+    ("aidge-cortexm", {"optimization": "O2"}),
+    ("aidge-cortexm", {"optimization": "Os"}),
+    ("emlearn-cortexm", {"optimization": "O2"}),
+)
 STM32 = "stm32-cortex-m7"
 
 
@@ -44,7 +49,8 @@ def main() -> None:
         "stm32_flash_kib": None,
         "stm32_note": "the catalog's STM32 names no part, so its flash is unknown; RAM is the definition's 564 KiB",
         "rows": rows,
-        "os_over_o2": _ratios(rows),
+        "os_over_o2": _ratios(rows, "aidge-cortexm O2", "aidge-cortexm Os"),
+        "emlearn_over_aidge": _ratios(rows, "aidge-cortexm O2", "emlearn-cortexm O2"),
         "most_room": _most_room(rows),
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
@@ -107,18 +113,20 @@ def _stm32_ram_kib(target: Any) -> float | None:
     return float(sizes[0]) if sizes else None
 
 
-def _ratios(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Per model, -Os over -O2: instructions and flash."""
-    found = {(r["model"], r["path"].split()[-1]): r for r in rows if r["status"] == "ok"}
+def _ratios(rows: list[dict[str, Any]], base: str, other: str) -> list[dict[str, Any]]:
+    """Per model that both paths ran, the other path over the base: instructions, flash, the model's flash, RAM."""
+    found = {(r["model"], r["path"]): r for r in rows if r["status"] == "ok"}
     ratios = []
     for model in dict.fromkeys(r["model"] for r in rows):
-        o2, os_ = found.get((model, "O2")), found.get((model, "Os"))
-        if o2 and os_:
+        a, b = found.get((model, base)), found.get((model, other))
+        if a and b:
             ratios.append(
                 {
                     "model": model,
-                    "instructions": os_["instructions_median"] / o2["instructions_median"],
-                    "flash": os_["flash_kib"] / o2["flash_kib"],
+                    "instructions": b["instructions_median"] / a["instructions_median"],
+                    "flash": b["flash_kib"] / a["flash_kib"],
+                    "model_flash": b["model_flash_kib"] / a["model_flash_kib"],
+                    "ram": b["ram_kib"] / a["ram_kib"],
                 }
             )
     return ratios

@@ -42,7 +42,7 @@ def test_emlearn_firmware_agrees_with_onnxruntime_and_counts_the_same_instructio
     again = run(firmware, code, inputs.reshape(5, -1))
     session = onnxruntime.InferenceSession(str(model), providers=["CPUExecutionProvider"])
     reference = session.run(None, {"x": inputs})[0]
-    got = np.stack([row["output"] for row in first.outputs])
+    got = np.stack([row["output0"] for row in first.outputs])
     assert code.input_shape == (1, 2, 4) and code.output_shapes == ((1, 2),) and code.output_names == ("action",)
     assert np.abs(got - reference).max() < 1e-4
     assert (got.argmax(axis=1) == reference.argmax(axis=1)).all()
@@ -97,7 +97,7 @@ def test_a_node_emlearn_cannot_take_is_named_with_the_framework_that_would(cli: 
 def test_networks_emlearn_cannot_express_are_refused_before_generating(tmp_path: Path) -> None:
     from deploybench.backends.emlearn_net import model_code
 
-    with pytest.raises(ConfigurationError, match="at least two dense layers; this model has 1"):
+    with pytest.raises(ConfigurationError, match="at least two dense layers; output probabilities has 1"):
         model_code(tiny_classifier(tmp_path / "one.onnx"), tmp_path / "one")
     assert not (tmp_path / "one").exists()
 
@@ -129,3 +129,62 @@ def test_a_dense_network_too_large_for_the_flash_is_refused_by_how_much(tmp_path
     ):
         EmlearnCortexMBackend().prepare(tmp_path / "wide.onnx", {}, tmp_path / "work")
     assert not (tmp_path / "work" / "code").exists()
+
+
+def _two_heads(path: Path, merged: bool) -> Path:
+    """An actor-critic policy: two dense chains from one input (an action's logits and a value), or, merged,
+    the two added together."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    rng = np.random.default_rng(5)
+    shapes = {"pw1": (4, 8), "pb1": (8,), "pw2": (8, 2), "pb2": (2,), "vw1": (4, 8), "vb1": (8,), "vw2": (8, 2)}
+    nodes = [
+        helper.make_node("Gemm", ["x", "pw1", "pb1"], ["p1"], name="pi1"),
+        helper.make_node("Tanh", ["p1"], ["pa"], name="pi_tanh"),
+        helper.make_node("Gemm", ["pa", "pw2", "pb2"], ["logits"], name="pi2"),
+        helper.make_node("Gemm", ["x", "vw1", "vb1"], ["v1"], name="vf1"),
+        helper.make_node("Tanh", ["v1"], ["va"], name="vf_tanh"),
+        helper.make_node("MatMul", ["va", "vw2"], ["value"], name="vf2"),
+    ]
+    outputs = ["logits", "value"]
+    if merged:
+        nodes.append(helper.make_node("Add", ["logits", "value"], ["both"], name="merge"))
+        outputs = ["both"]
+    graph = helper.make_graph(
+        nodes,
+        "actor-critic",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", 4])],
+        [helper.make_tensor_value_info(name, TensorProto.FLOAT, ["batch", 2]) for name in outputs],
+        [numpy_helper.from_array(rng.standard_normal(shape).astype(np.float32), n) for n, shape in shapes.items()],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    onnx.save(model, str(path))
+    return path
+
+
+def test_each_output_of_an_actor_critic_gets_its_own_dense_chain(tmp_path: Path) -> None:
+    import onnxruntime
+
+    from deploybench.backends.emlearn_cortexm import EmlearnCortexMBackend
+
+    model = _two_heads(tmp_path / "ac.onnx", merged=False)
+    backend = EmlearnCortexMBackend()
+    session = backend.open_session(backend.prepare(model, {}, tmp_path / "work"))
+    feeds = [{"x": row[None, :]} for row in np.random.default_rng(2).standard_normal((4, 4)).astype(np.float32)]
+    outputs, emulation = session.emulate(feeds)
+    reference = onnxruntime.InferenceSession(str(model), providers=["CPUExecutionProvider"])
+    for feed, got in zip(feeds, outputs, strict=True):
+        expected = dict(zip(("logits", "value"), reference.run(None, feed), strict=True))
+        assert set(got) == {"logits", "value"}
+        for name in ("logits", "value"):
+            assert got[name].shape == (1, 2) and np.abs(got[name] - expected[name]).max() < 1e-4
+    assert len(emulation.instructions) == 4
+
+
+def test_a_node_merging_two_computed_tensors_is_named(tmp_path: Path) -> None:
+    from deploybench.backends.emlearn_net import model_code
+
+    with pytest.raises(ConfigurationError, match=r"emlearn cannot take node merge \(Add\): it takes 2 computed"):
+        model_code(_two_heads(tmp_path / "merged.onnx", merged=True), tmp_path / "generated")

@@ -111,6 +111,7 @@ def test_choose_frameworks_expands_all_and_says_why_others_are_left_out() -> Non
         BackendStatus(name="plain", available=True, input_formats=("onnx",)),
         BackendStatus(name="absent", available=False, reason="pip install absent"),
         BackendStatus(name="lite", available=True, input_formats=("tflite",), settings=("threads",)),
+        BackendStatus(name="mlp", available=True, input_formats=("onnx",), only="dense networks"),
     ]
     choice = choose_frameworks(["all"], statuses, "onnx", {"threads": [1, 2]})
     assert choice.chosen == [("fast", {"threads": [1, 2]}), ("plain", {})]
@@ -119,9 +120,10 @@ def test_choose_frameworks_expands_all_and_says_why_others_are_left_out() -> Non
         "plain": "runs without threads (a setting it does not take)",
         "absent": "pip install absent",
         "lite": "takes tflite, not onnx",
+        "mlp": "made for dense networks only: name it to run it",
     }
-    named = choose_frameworks(["plain"], statuses, "onnx", {"threads": [1]})
-    assert named.chosen == [("plain", {"threads": [1]})] and named.skipped == []
+    named = choose_frameworks(["plain", "mlp"], statuses, "onnx", {"threads": [1]})
+    assert named.chosen == [("plain", {"threads": [1]}), ("mlp", {"threads": [1]})] and named.skipped == []
 
 
 def test_model_format_from_the_suffix(tmp_path: Path) -> None:

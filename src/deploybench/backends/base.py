@@ -54,6 +54,8 @@ class Capabilities:
     emulated: bool = False
     """True for a framework that runs the model as firmware on an emulated board: its sessions emulate (see
     `Emulates`) and its figures are instruction counts and firmware memory, not host times."""
+    only: str | None = None
+    """For a framework made for one kind of model only, that kind in words: `all` leaves it out, naming it runs it."""
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,7 @@ class EmlearnCortexMBackend(FirmwareBackend):
     """emlearn's C code, as firmware on an emulated Cortex-M7."""
 
     name: ClassVar[str] = "emlearn-cortexm"
+    only: ClassVar[str | None] = "dense networks (Gemm or MatMul layers with Relu, Tanh, Sigmoid or Softmax)"
 
     def probe_generator(self) -> Probe:
         """emlearn installed?"""

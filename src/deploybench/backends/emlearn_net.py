@@ -1,7 +1,8 @@
-"""emlearn as a code generator for microcontrollers: a model that is a chain of dense layers (Gemm, or MatMul
-and Add, each followed by at most one activation) read from ONNX into emlearn's network description, and
-emlearn's C code for it (its `eml_net` inference over static weight tables), ready to be cross-compiled into a
-firmware. emlearn writes each weight with six decimals: what that costs is measured like any deployment's."""
+"""emlearn as a code generator for microcontrollers: a model whose every output is computed from its input by
+a chain of dense layers (Gemm, or MatMul and Add, each followed by at most one activation), read from ONNX into
+emlearn's network descriptions, and emlearn's C code for them (its `eml_net` inference over static weight
+tables), ready to be cross-compiled into a firmware. emlearn writes each weight with six decimals: what that
+costs is measured like any deployment's."""
 
 from __future__ import annotations
 
@@ -28,28 +29,12 @@ HEADER = """#ifndef DEPLOYBENCH_MODEL_H
 #ifdef __cplusplus
 extern "C" {
 #endif
-void deploybench_forward(const float *input, float **output);
+void deploybench_forward(@PARAMETERS@);
 #ifdef __cplusplus
 }
 #endif
 #endif
 """
-GLUE = """
-#include <stdlib.h>
-#include "deploybench_model.h"
-
-static float db_output[{outputs}];
-
-void deploybench_forward(const float *input, float **output) {{
-    EmlError status = eml_net_regress(&{prefix}, input, {inputs}, db_output, {outputs});
-    if (status != EmlOk) {{
-        exit(20 + (int)status);
-    }}
-    *output = db_output;
-}}
-"""
-"""The call the harness makes, around emlearn's `eml_net_regress` (which fills a buffer with the last layer's
-values); an emlearn error ends the firmware with status 20 + its code."""
 
 
 @dataclass
@@ -67,9 +52,20 @@ def probe() -> Probe:
     return installed_package("emlearn", "emlearn", "mcu")
 
 
-def dense_layers(model: Path) -> tuple[str, tuple[int, ...], str, tuple[int, ...], list[Dense]]:
-    """The model as emlearn's layers, with its input's and output's names and shapes at batch one; a node that
-    is not part of a dense layer is a one-line error naming it."""
+@dataclass(frozen=True)
+class Network:
+    """A model as emlearn sees it: one input, and for each output the chain of dense layers that computes it."""
+
+    input_name: str
+    input_shape: tuple[int, ...]
+    heads: tuple[tuple[str, tuple[int, ...], list[Dense]], ...]
+    """Per output: its name, its shape at batch one, its layers."""
+
+
+def dense_network(model: Path) -> Network:
+    """The model as chains of emlearn layers, one per output, each from the one input (layers two outputs share
+    are repeated in each chain: emlearn's networks have no branches); a node that is not part of a dense layer
+    is a one-line error naming it."""
     import numpy as np
     from onnx import numpy_helper
 
@@ -84,32 +80,45 @@ def dense_layers(model: Path) -> tuple[str, tuple[int, ...], str, tuple[int, ...
         if node.op_type == "Constant" and node.attribute and node.attribute[0].name == "value":
             constants[node.output[0]] = numpy_helper.to_array(node.attribute[0].t)
     inputs = [v for v in graph.input if v.name not in constants]
-    if len(inputs) != 1 or len(graph.output) != 1:
-        raise ConfigurationError(
-            f"{model.name}: emlearn's networks take one input and give one output; this model has "
-            f"{len(inputs)} input(s) and {len(graph.output)} output(s)"
-        )
-    current = inputs[0].name
-    layers: list[Dense] = []
-    for node in graph.node:
-        if node.op_type == "Constant":
-            continue
-        if current not in node.input:
-            raise _unsupported(model, node, "it does not follow the previous layer")
-        current = _add(model, node, current, constants, layers, np)
-    if current != graph.output[0].name:
-        raise ConfigurationError(f"{model.name}: the graph's output {graph.output[0].name} is not its last layer's")
-    if len(layers) < 2:
-        raise ConfigurationError(
-            f"{model.name}: emlearn's networks have at least two dense layers; this model has {len(layers)}"
-        )
+    if len(inputs) != 1:
+        raise ConfigurationError(f"{model.name}: emlearn's networks take one input; this model has {len(inputs)}")
+    producers = {name: node for node in graph.node for name in node.output}
     in_shape = _batch_one(inputs[0])
-    if math.prod(in_shape) != layers[0].weights.shape[0]:
-        raise ConfigurationError(
-            f"{model.name}: input {inputs[0].name} has {math.prod(in_shape)} values a sample, its first dense layer "
-            f"takes {layers[0].weights.shape[0]}"
-        )
-    return inputs[0].name, in_shape, graph.output[0].name, _batch_one(graph.output[0]), layers
+    heads = []
+    for output in graph.output:
+        layers: list[Dense] = []
+        current = inputs[0].name
+        for node in _chain(model, output.name, inputs[0].name, producers, constants):
+            current = _add(model, node, current, constants, layers, np)
+        if len(layers) < 2:
+            raise ConfigurationError(
+                f"{model.name}: emlearn's networks have at least two dense layers; output {output.name} has "
+                f"{len(layers)}"
+            )
+        if math.prod(in_shape) != layers[0].weights.shape[0]:
+            raise ConfigurationError(
+                f"{model.name}: input {inputs[0].name} has {math.prod(in_shape)} values a sample, the first dense "
+                f"layer to {output.name} takes {layers[0].weights.shape[0]}"
+            )
+        heads.append((output.name, _batch_one(output), layers))
+    return Network(inputs[0].name, in_shape, tuple(heads))
+
+
+def _chain(model: Path, output: str, source: str, producers: dict[str, Any], constants: dict[str, Any]) -> list[Any]:
+    """The nodes from the input to output, in order, each taking the previous one's result; a node that takes
+    two computed tensors (a branch or a merge) is a one-line error naming it."""
+    chain: list[Any] = []
+    current = output
+    while current != source:
+        node = producers.get(current)
+        if node is None:
+            raise ConfigurationError(f"{model.name}: output {output} is not computed from the model's input")
+        computed = [name for name in node.input if name and name not in constants]
+        if len(computed) != 1:
+            raise _unsupported(model, node, f"it takes {len(computed)} computed tensors, a dense layer one")
+        chain.append(node)
+        current = computed[0]
+    return chain[::-1]
 
 
 def _add(model: Path, node: Any, current: str, constants: dict[str, Any], layers: list[Dense], np: Any) -> str:
@@ -119,10 +128,8 @@ def _add(model: Path, node: Any, current: str, constants: dict[str, Any], layers
         return str(node.output[0])
     if kind == "Gemm":
         attributes = {a.name: a for a in node.attribute}
-        if (
-            (attributes.get("transA")
-            and attributes["transA"].i)
-            or any(name in attributes and attributes[name].f != 1.0 for name in ("alpha", "beta"))
+        if (attributes.get("transA") and attributes["transA"].i) or any(
+            name in attributes and attributes[name].f != 1.0 for name in ("alpha", "beta")
         ):
             raise _unsupported(
                 model, node, "only Gemm with alpha = beta = 1 and an untransposed input is a dense layer"
@@ -200,38 +207,72 @@ def _unsupported(model: Path, node: Any, why: str) -> ConfigurationError:
 
 def weight_bytes(model: Path) -> int:
     """Bytes of emlearn's weight and bias tables (float32) for the model."""
-    return sum(4 * (layer.weights.size + layer.biases.size) for layer in dense_layers(model)[4])
+    return sum(
+        4 * (layer.weights.size + layer.biases.size) for _, _, layers in dense_network(model).heads for layer in layers
+    )
 
 
 def model_code(model: Path, folder: Path) -> ModelCode:
-    """emlearn's C code for the model, written into folder, and how the harness calls it."""
+    """emlearn's C code for the model (one network per output), written into folder, and how the harness calls
+    it."""
     import emlearn
     from emlearn.net import c_generate_net_loadable
 
-    input_name, input_shape, output_name, output_shape, layers = dense_layers(model)
-    source = c_generate_net_loadable(
-        [layer.activation for layer in layers],
-        [layer.weights for layer in layers],
-        [layer.biases for layer in layers],
-        prefix=PREFIX,
-    )
-    inputs, outputs = layers[0].weights.shape[0], layers[-1].weights.shape[1]
+    network = dense_network(model)
+    inputs = network.heads[0][2][0].weights.shape[0]
+    sources, outputs = [], []
+    for index, (_, _, layers) in enumerate(network.heads):
+        prefix = f"{PREFIX}{index}"
+        sources.append(
+            c_generate_net_loadable(
+                [layer.activation for layer in layers],
+                [layer.weights for layer in layers],
+                [layer.biases for layer in layers],
+                prefix=prefix,
+            )
+        )
+        outputs.append((f"output{index}", "float", layers[-1].weights.shape[1]))
     folder.mkdir(parents=True, exist_ok=True)
-    (folder / "deploybench_model.h").write_text(HEADER, encoding="utf-8")
-    (folder / "model.c").write_text(
-        source + GLUE.format(prefix=PREFIX, inputs=inputs, outputs=outputs), encoding="utf-8"
-    )
+    (folder / "deploybench_model.h").write_text(_header(len(outputs)), encoding="utf-8")
+    (folder / "model.c").write_text("\n".join(sources) + _glue(inputs, outputs), encoding="utf-8")
     return ModelCode(
         sources=(folder / "model.c",),
         include_dirs=(folder, Path(emlearn.includedir)),
         header="deploybench_model.h",
-        call="deploybench_forward(input, &output)",
+        call=f"deploybench_forward(input, {', '.join('&' + name for name, _, _ in outputs)})",
         input_type="float",
         input_size=inputs,
-        outputs=(("output", "float", outputs),),
+        outputs=tuple(outputs),
         generator=f"emlearn {probe().version}",
-        input_name=input_name,
-        input_shape=input_shape,
-        output_names=(output_name,),
-        output_shapes=(output_shape,),
+        input_name=network.input_name,
+        input_shape=network.input_shape,
+        output_names=tuple(name for name, _, _ in network.heads),
+        output_shapes=tuple(shape for _, shape, _ in network.heads),
     )
+
+
+def _parameters(count: int) -> str:
+    """The forward function's parameters: the input, then a pointer to each output."""
+    return ", ".join(["const float *input", *(f"float **output{i}" for i in range(count))])
+
+
+def _header(count: int) -> str:
+    """The header the harness includes: the forward function, callable from C++."""
+    return HEADER.replace("@PARAMETERS@", _parameters(count))
+
+
+def _glue(inputs: int, outputs: list[tuple[str, str, int]]) -> str:
+    """The forward function over emlearn's networks: each output's network filled by `eml_net_regress`, whose
+    error ends the firmware with status 20 + its code."""
+    lines = ["", "#include <stdlib.h>", '#include "deploybench_model.h"', ""]
+    lines += [f"static float db_{name}[{size}];" for name, _, size in outputs]
+    lines += ["", f"void deploybench_forward({_parameters(len(outputs))}) {{", "    EmlError status;"]
+    for index, (name, _, size) in enumerate(outputs):
+        lines += [
+            f"    status = eml_net_regress(&{PREFIX}{index}, input, {inputs}, db_{name}, {size});",
+            "    if (status != EmlOk) {",
+            "        exit(20 + (int)status);",
+            "    }",
+            f"    *{name} = db_{name};",
+        ]
+    return "\n".join([*lines, "}", ""])

@@ -39,6 +39,8 @@ def choose_frameworks(
             skipped.append((status.name, status.reason or "not available here"))
         elif model_format not in status.input_formats:
             skipped.append((status.name, f"takes {', '.join(status.input_formats)}, not {model_format}"))
+        elif status.only:
+            skipped.append((status.name, f"made for {status.only} only: name it to run it"))
         else:
             own = {k: list(v) for k, v in grid.items() if k in status.settings}
             ignored = sorted(set(grid) - set(own))

@@ -146,9 +146,14 @@ def load_campaign(
 
 
 def available_here(placer: Placer, fmt: str) -> list[tuple[str, tuple[str, ...] | None]]:
-    """The deployments available on this machine for a model of that format, with the settings each takes."""
+    """The deployments available on this machine for a model of that format, with the settings each takes
+    (frameworks made for one kind of model only are left out: a campaign names them)."""
     statuses = placer.placed_statuses(fmt)
-    return [(s.name, tuple(s.settings)) for s in statuses if s.available and s.deployment and fmt in s.input_formats]
+    return [
+        (s.name, tuple(s.settings))
+        for s in statuses
+        if s.available and s.deployment and not s.only and fmt in s.input_formats
+    ]
 
 
 def _model_file(item: CampaignModel, folder: Path, zoo: ZooResolver | None, path: Path, line: int) -> Path:

@@ -378,6 +378,9 @@ class BackendStatus(Frozen):
     input_formats: tuple[str, ...] = Field(default=(), description="Model formats it takes (onnx, tflite, ...).")
     settings: tuple[str, ...] = Field(default=(), description="Names of the settings it takes.")
     deployment: bool = Field(default=True, description="False for a reference evaluator.")
+    only: str | None = Field(
+        default=None, description="The one kind of model it is made for, if so: `all` leaves it out."
+    )
     methods: tuple[OptimizationMethod, ...] = Field(
         default=(), description="The optimization methods its framework's tools offer here."
     )

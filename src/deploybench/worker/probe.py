@@ -28,6 +28,7 @@ def probe_all() -> list[BackendStatus]:
                 input_formats=capabilities.input_formats,
                 settings=tuple(sorted(capabilities.settings)),
                 deployment=capabilities.deployment,
+                only=capabilities.only,
                 methods=_methods(backend) if probe.available else (),
             )
         )

@@ -28,6 +28,8 @@ class FirmwareBackend:
     """A code generator's output as firmware on an emulated Cortex-M7; subclasses say which generator."""
 
     name: ClassVar[str]
+    only: ClassVar[str | None] = None
+    """The one kind of model the generator is made for, if so."""
 
     def __init__(self) -> None:
         self._built: dict[Path, tuple[ModelCode, Firmware]] = {}
@@ -64,6 +66,7 @@ class FirmwareBackend:
             },
             dynamic_batch=False,
             emulated=True,
+            only=self.only,
         )
 
     def prepare(self, model: Path, settings: dict[str, SettingValue], workdir: Path) -> Prepared:
