@@ -44,9 +44,10 @@ def with_external_data(path: Path, location: str) -> Path:
     return path
 
 
-def dense_policy(path: Path, seed: int = 0) -> Path:
+def dense_policy(path: Path, seed: int = 0, matmul: bool = True) -> Path:
     """A seeded three-layer dense network in the three ONNX spellings of a dense layer (Gemm, Gemm with its
-    weights transposed, MatMul + Add) with Relu and Tanh between them, behind a Flatten, like an exported policy."""
+    weights transposed, MatMul + Add; or a third Gemm) with Relu and Tanh between them, behind a Flatten, like an
+    exported policy."""
     import onnx
     from onnx import TensorProto, helper, numpy_helper
 
@@ -66,8 +67,14 @@ def dense_policy(path: Path, seed: int = 0) -> Path:
             helper.make_node("Relu", ["h1"], ["a1"], name="relu1"),
             helper.make_node("Gemm", ["a1", "w2", "b2"], ["h2"], transB=1, name="fc2"),
             helper.make_node("Tanh", ["h2"], ["a2"], name="tanh2"),
-            helper.make_node("MatMul", ["a2", "w3"], ["h3"], name="fc3"),
-            helper.make_node("Add", ["h3", "b3"], ["action"], name="bias3"),
+            *(
+                [
+                    helper.make_node("MatMul", ["a2", "w3"], ["h3"], name="fc3"),
+                    helper.make_node("Add", ["h3", "b3"], ["action"], name="bias3"),
+                ]
+                if matmul
+                else [helper.make_node("Gemm", ["a2", "w3", "b3"], ["action"], name="fc3")]
+            ),
         ],
         "policy",
         [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", 2, 4])],

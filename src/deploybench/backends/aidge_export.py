@@ -47,17 +47,22 @@ def model_code(model: Path, folder: Path) -> ModelCode:
     Aidge cannot import or export is a one-line error naming it."""
     import numpy as np
 
-    fixed, inputs, shapes = _at_batch_one(model, folder / "model-batch1.onnx")
-    if len(inputs) != 1:
-        raise ConfigurationError(f"{model.name}: the firmware harness takes one input, the model has {len(inputs)}")
+    fixed, inputs, shapes = at_batch_one(model, folder / "model-batch1.onnx")
     ((input_name, shape),) = inputs.items()
-    sizes = [int(np.prod(output)) for output in shapes.values()]
-    aidge_core, aidge_onnx, export_cpp = _aidge()
+    graph = import_graph(fixed, model.name)
+    aidge_core = _aidge()[0]
+    graph.compile("cpu", aidge_core.dtype.float32, dims=[list(shape)])
+    export = export_graph(graph, folder, model.name, "float32", example(np.zeros(shape, dtype=np.float32)))
+    return read_code(export, model.name, (input_name, tuple(shape)), shapes, f"aidge-export-cpp {probe().version}")
 
+
+def import_graph(onnx_file: Path, model_name: str) -> Any:
+    """The ONNX file as an Aidge graph, with its no-op Flatten nodes removed; an ONNX operator Aidge has no
+    operator for is a one-line error naming the nodes."""
+    aidge_core, aidge_onnx, _ = _aidge()
     aidge_core.Log.set_console_level(aidge_core.Level.Error)
-    quiet = io.StringIO()
-    with contextlib.redirect_stdout(quiet):
-        graph = aidge_onnx.load_onnx(str(fixed))
+    with contextlib.redirect_stdout(io.StringIO()):
+        graph = aidge_onnx.load_onnx(str(onnx_file))
     unknown = sorted(
         f"{node.name()} ({node.type()})"
         for node in graph.get_nodes()
@@ -65,47 +70,84 @@ def model_code(model: Path, folder: Path) -> ModelCode:
     )
     if unknown:
         raise ConfigurationError(
-            f"{model.name}: Aidge has no operator for {', '.join(unknown)}",
+            f"{model_name}: Aidge has no operator for {', '.join(unknown)}",
             hint="`deploybench analyze --compliance` lists the frameworks that take each operator",
         )
     aidge_core.remove_flatten(graph)
-    example = aidge_core.Tensor(np.zeros(shape, dtype=np.float32))
-    if len(shape) in CHANNELS_FIRST:
-        example.set_data_format(getattr(aidge_core.dformat, CHANNELS_FIRST[len(shape)]))
+    return graph
+
+
+def example(values: Any) -> Any:
+    """An Aidge tensor of the values, told it is channels-first when its rank says it may be (left at its
+    default, Aidge's export reads a channels-first input as channels-last)."""
+    aidge_core = _aidge()[0]
+    tensor = aidge_core.Tensor(values)
+    if values.ndim in CHANNELS_FIRST:
+        tensor.set_data_format(getattr(aidge_core.dformat, CHANNELS_FIRST[values.ndim]))
+    return tensor
+
+
+def export_graph(
+    graph: Any, folder: Path, model_name: str, dtype: str, sample: Any, prequantized: bool = False
+) -> Path:
+    """Aidge's C++ export of the compiled graph into folder/aidge (static memory, legacy adaptation): float32,
+    or int8 for a graph Aidge's quantization already quantized."""
+    aidge_core, _, export_cpp = _aidge()
+    export = folder / "aidge"
+    config = export_cpp.ExportConfig(
+        target="host",
+        export_folder=str(export),
+        dtype=dtype,
+        legacy=True,
+        compile=False,
+        model_prequantized=prequantized,
+    )
     try:
-        graph.compile("cpu", aidge_core.dtype.float32, dims=[list(shape)])
-        export = folder / "aidge"
-        config = export_cpp.ExportConfig(
-            target="host", export_folder=str(export), dtype="float32", legacy=True, compile=False
-        )
-        with contextlib.redirect_stdout(quiet), _inside(folder):
-            aidge_core.export_utils.export(graph=graph, config=config, input_tensors=[example])
+        with contextlib.redirect_stdout(io.StringIO()), _inside(folder):
+            aidge_core.export_utils.export(graph=graph, config=config, input_tensors=[sample])
     except RuntimeError as exc:
-        raise ConfigurationError(f"{model.name}: Aidge cannot export it: {_reason(exc)}") from exc
+        raise ConfigurationError(f"{model_name}: Aidge cannot export it: {_reason(exc)}") from exc
+    return export
+
+
+def read_code(
+    export: Path,
+    model_name: str,
+    given: tuple[str, tuple[int, ...]],
+    shapes: dict[str, tuple[int, ...]],
+    generator: str,
+    input_scale: float | None = None,
+) -> ModelCode:
+    """How the harness calls an Aidge export: its sources and `model_forward`'s parameters, read from its
+    header, with the model's input (name, shape) and outputs (name -> shape)."""
+    import numpy as np
+
     header = export / "dnn" / "include" / "forward.hpp"
     found = PROTOTYPE.search(header.read_text(encoding="utf-8"))
     if found is None:
         raise ConfigurationError(f"{header}: no model_forward() in Aidge's export")
     parameters = [PARAMETER.match(p.strip()) for p in found[1].split(",")]
-    given = [p for p in parameters if p and p[3] == "*"]
+    takes = [p for p in parameters if p and p[3] == "*"]
     returned = [p for p in parameters if p and p[3] == "**"]
-    if len(given) != 1 or len(returned) != len(sizes):
-        raise ConfigurationError(f"{model.name}: the firmware harness takes one input, Aidge's export has {len(given)}")
+    if len(takes) != 1 or len(returned) != len(shapes):
+        raise ConfigurationError(f"{model_name}: the firmware harness takes one input, Aidge's export has {len(takes)}")
+    sizes = [int(np.prod(shape)) for shape in shapes.values()]
     outputs = tuple((p[4], p[2], size) for p, size in zip(returned, sizes, strict=True))
-    call = f"model_forward(input, {', '.join('&' + name for name, _, _ in outputs)})"
+    input_name, input_shape = given
     return ModelCode(
         input_name=input_name,
-        input_shape=tuple(shape),
+        input_shape=input_shape,
         output_names=tuple(shapes),
         output_shapes=tuple(shapes.values()),
         sources=tuple(sorted((export / "dnn" / "src").rglob("*.cpp"))),
         include_dirs=(export / "dnn", export / "dnn" / "include", export),
         header="forward.hpp",
-        call=call,
-        input_type=given[0][2],
-        input_size=int(np.prod(shape)),
+        call=f"model_forward(input, {', '.join('&' + name for name, _, _ in outputs)})",
+        input_type=takes[0][2],
+        input_size=int(np.prod(input_shape)),
         outputs=outputs,
-        generator=f"aidge-export-cpp {probe().version}",
+        generator=generator,
+        input_scale=input_scale,
     )
 
 
@@ -155,9 +197,10 @@ def _drop_identity_flattens(proto: Any) -> None:
         proto.graph.node.remove(node)
 
 
-def _at_batch_one(model: Path, target: Path) -> tuple[Path, dict[str, tuple[int, ...]], dict[str, tuple[int, ...]]]:
-    """A copy of the model with its batch axis fixed at one (a firmware has static shapes), and each input's
-    (weights aside) and output's shape; a dynamic axis other than the batch is a one-line error."""
+def at_batch_one(model: Path, target: Path) -> tuple[Path, dict[str, tuple[int, ...]], dict[str, tuple[int, ...]]]:
+    """A copy of the model with its batch axis fixed at one (a firmware has static shapes), and its input's
+    (weights aside) and each output's shape; a dynamic axis other than the batch, or more than one input, is a
+    one-line error."""
     import onnx
 
     proto = onnx.load(str(model))
@@ -175,6 +218,8 @@ def _at_batch_one(model: Path, target: Path) -> tuple[Path, dict[str, tuple[int,
     onnx.save(proto, str(target))
     weights = {t.name for t in proto.graph.initializer}
     inputs = {v.name: _shape(v) for v in proto.graph.input if v.name not in weights}
+    if len(inputs) != 1:
+        raise ConfigurationError(f"{model.name}: the firmware harness takes one input, the model has {len(inputs)}")
     return target, inputs, {v.name: _shape(v) for v in proto.graph.output}
 
 

@@ -16,6 +16,7 @@ from deploybench.cli.measure import execute
 from deploybench.cli.output import note, print_table
 from deploybench.cli.values import Database, parse_grid, split_names
 from deploybench.core.errors import ConfigurationError
+from deploybench.core.formats import model_format
 from deploybench.core.records import SettingValue, StoppingRule
 from deploybench.optimize.data import ImageLayout, load_rows, split_rows
 from deploybench.optimize.space import load_space
@@ -106,14 +107,11 @@ def optimize(
     entry = optimize_model(source, framework, method, options, plan, placer, echo=note)
     note(f"made {entry.artifact.path}: {describe(entry.optimization)}")
     note(f"evaluation: {plan.evaluation.samples} rows ({plan.evaluation.rows}) of {plan.evaluation.source}")
-    fp32_job, optimized_job = evaluation_jobs(
-        source,
-        entry,
-        plan.evaluation,
-        {"threads": _integers(threads, "--threads")[0]},
-        stopping,
-        reference,
-    )
+    takes = placer.place(framework, model_format(path))[1].settings
+    settings: dict[str, SettingValue] = {"threads": _integers(threads, "--threads")[0]} if "threads" in takes else {}
+    if not settings:
+        note(f"{framework} takes no `threads` setting: its deployments run without it")
+    fp32_job, optimized_job = evaluation_jobs(source, entry, plan.evaluation, settings, stopping, reference)
     results = execute([fp32_job, optimized_job], campaign, retry_failed=False, db=db, placer=placer)
     (fp32_id, fp32), (optimized_id, optimized) = results
     row = {"A (FP32)": f"result {fp32_id}", "B": f"result {optimized_id}", **fidelity_row(fp32, optimized)}

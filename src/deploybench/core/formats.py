@@ -6,9 +6,16 @@ from pathlib import Path
 
 from deploybench.core.errors import ConfigurationError
 
-SUFFIXES = {".onnx": "onnx", ".tflite": "tflite", ".pt2": "pytorch", ".xml": "openvino", ".pte": "executorch"}
+SUFFIXES = {
+    ".onnx": "onnx",
+    ".tflite": "tflite",
+    ".pt2": "pytorch",
+    ".xml": "openvino",
+    ".pte": "executorch",
+    ".aidge": "aidge",
+}
 """Suffix -> format; `.xml` is OpenVINO's IR, whose weights lie beside it in the `.bin` of the same name; `.pte`
-an ExecuTorch program."""
+an ExecuTorch program; `.aidge` an archive of Aidge's int8 C++ export with how to call it."""
 
 
 def model_format(path: Path) -> str:

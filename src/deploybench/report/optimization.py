@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from deploybench.core.errors import ConfigurationError
-from deploybench.core.records import LayerDivergence, Optimization, ResultRecord, Status
+from deploybench.core.records import Emulation, LayerDivergence, Optimization, ResultRecord, Status
 from deploybench.optimize.pareto import Outcome, Point, pareto_front
 from deploybench.report.compare import compare
 from deploybench.report.plotting import pyplot
@@ -38,20 +38,12 @@ def fidelity_row(fp32: ResultRecord, optimized: ResultRecord) -> dict[str, str]:
         failed = optimized if optimized.status is not Status.OK else fp32
         reason = failed.failure.message if failed.failure else "failed"
         return {**row, "status": f"failed: {reason}"}
-    latency = compare(fp32, optimized)[0]
-    fp32_resources, resources = fp32.resources, optimized.resources
     if optimization is not None and optimization.sparsity is not None:
         row["sparsity"] = f"{optimization.sparsity:.3f}"
-    row |= {
-        "latency B/A": f"{latency.ratio:.3f} [{latency.ratio_ci_low:.3f}, {latency.ratio_ci_high:.3f}]",
-        "size B/A": _ratio(
-            resources.artifact_size_bytes if resources else None,
-            fp32_resources.artifact_size_bytes if fp32_resources else None,
-        ),
-        "peak memory B/A": _ratio(
-            resources.peak_rss_bytes if resources else None, fp32_resources.peak_rss_bytes if fp32_resources else None
-        ),
-    }
+    if fp32.emulation is not None and optimized.emulation is not None:
+        row |= _emulated_ratios(fp32.emulation, optimized.emulation)
+    else:
+        row |= _host_ratios(fp32, optimized)
     fidelity = optimized.fidelity
     if fidelity is None:
         return {**row, "status": "ok, fidelity not checked"}
@@ -72,6 +64,33 @@ def fidelity_row(fp32: ResultRecord, optimized: ResultRecord) -> dict[str, str]:
         "max abs err": f"{max(o.max_abs_error for o in outputs):.3g}",
         "mean abs err": f"{max(o.mean_abs_error for o in outputs):.3g}",
         "status": "ok",
+    }
+
+
+def _host_ratios(fp32: ResultRecord, optimized: ResultRecord) -> dict[str, str]:
+    """Latency (with its interval), artifact size and peak memory, optimized over FP32."""
+    latency = compare(fp32, optimized)[0]
+    fp32_resources, resources = fp32.resources, optimized.resources
+    return {
+        "latency B/A": f"{latency.ratio:.3f} [{latency.ratio_ci_low:.3f}, {latency.ratio_ci_high:.3f}]",
+        "size B/A": _ratio(
+            resources.artifact_size_bytes if resources else None,
+            fp32_resources.artifact_size_bytes if fp32_resources else None,
+        ),
+        "peak memory B/A": _ratio(
+            resources.peak_rss_bytes if resources else None, fp32_resources.peak_rss_bytes if fp32_resources else None
+        ),
+    }
+
+
+def _emulated_ratios(a: Emulation, b: Emulation) -> dict[str, str]:
+    """Two firmware on an emulated board: instructions per inference, flash (all, and the model's) and RAM,
+    optimized (b) over FP32 (a)."""
+    return {
+        "instructions B/A": _ratio(b.instructions_median, a.instructions_median),
+        "flash B/A": _ratio(b.flash_bytes, a.flash_bytes),
+        "model flash B/A": _ratio(b.model_flash_bytes, a.model_flash_bytes),
+        "RAM B/A": _ratio(b.ram_bytes, a.ram_bytes),
     }
 
 

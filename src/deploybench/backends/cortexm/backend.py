@@ -15,6 +15,7 @@ from deploybench.backends.cortexm.firmware import INSTALL, Board, Firmware, Mode
 from deploybench.backends.onnx_model import check_onnx_model
 from deploybench.backends.settings import resolve_settings
 from deploybench.core.errors import BackendError, ConfigurationError
+from deploybench.core.formats import model_format
 from deploybench.core.records import Emulation, SettingValue
 
 if TYPE_CHECKING:
@@ -28,6 +29,7 @@ class FirmwareBackend:
     """A code generator's output as firmware on an emulated Cortex-M7; subclasses say which generator."""
 
     name: ClassVar[str]
+    input_formats: ClassVar[tuple[str, ...]] = ("onnx",)
     only: ClassVar[str | None] = None
     """The one kind of model the generator is made for, if so."""
 
@@ -57,9 +59,9 @@ class FirmwareBackend:
         return found
 
     def capabilities(self) -> Capabilities:
-        """ONNX in, batch one, emulated."""
+        """Its formats in, batch one, emulated."""
         return Capabilities(
-            input_formats=("onnx",),
+            input_formats=self.input_formats,
             settings={
                 "board": "emulated board (mps2-an500: QEMU's Arm MPS2 with a Cortex-M7)",
                 "optimization": "the cross-compiler's optimization: O0, O1, O2, O3 or Os",
@@ -72,7 +74,8 @@ class FirmwareBackend:
     def prepare(self, model: Path, settings: dict[str, SettingValue], workdir: Path) -> Prepared:
         """Generate the model's code and build the firmware (both timed as preparation); a model whose weights
         alone exceed the board's flash is refused before either."""
-        check_onnx_model(model)
+        if model_format(model) == "onnx":
+            check_onnx_model(model)
         resolved = resolve_settings(self.name, settings, DEFAULTS)
         target = board(str(resolved["board"]))
         _check_flash(model, self.weight_bytes(model), target)
@@ -141,7 +144,7 @@ class FirmwareSession:
 
         code, firmware = self._code, self._firmware
         rows = np.stack([np.asarray(f[code.input_name], dtype=np.float32).reshape(-1) for f in feeds])
-        done = run(firmware, code, rows)
+        done = run(firmware, code, code.encode(rows))
         outputs = [
             {
                 name: row[c_name].reshape(shape)

@@ -72,6 +72,17 @@ class ModelCode:
     input_shape: tuple[int, ...] = ()
     output_names: tuple[str, ...] = ()
     output_shapes: tuple[tuple[int, ...], ...] = ()
+    input_scale: float | None = None
+    """For an integer input: the firmware takes round(x * input_scale), saturated to the type's range."""
+
+    def encode(self, rows: np.ndarray) -> np.ndarray:
+        """Float input rows as the firmware takes them."""
+        import numpy as np
+
+        if self.input_scale is None:
+            return np.asarray(rows, dtype=np.float32)
+        limits = np.iinfo(np.dtype(_numpy_type(self.input_type)))
+        return np.clip(np.round(rows * self.input_scale), -limits.max, limits.max).astype(limits.dtype)
 
 
 @dataclass(frozen=True)
