@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from tests.conftest import Run
-from tests.support.models import dense_policy
+from tests.support.models import dense_policy, relu_policy
 
 from deploybench.backends.cortexm.firmware import ModelCode
 from deploybench.core.errors import ConfigurationError
@@ -33,44 +33,13 @@ def _require() -> None:
     pytest.importorskip("aidge_quantization")
 
 
-def _relu_mlp(path: Path, first: str = "Gemm") -> Path:
-    """A seeded Gemm/Relu network on a 6-value input, weights laid out as PyTorch exports them (like a DQN
-    policy); `first` = Relu puts a Relu before it."""
-    import onnx
-    from onnx import TensorProto, helper, numpy_helper
-
-    rng = np.random.default_rng(11)
-    shapes = {"w1": (32, 6), "b1": (32,), "w2": (32, 32), "b2": (32,), "w3": (3, 32), "b3": (3,)}
-    head = [helper.make_node("Relu", ["x"], ["r0"], name="relu0")] if first == "Relu" else []
-    source = "r0" if head else "x"
-    nodes = [
-        *head,
-        helper.make_node("Gemm", [source, "w1", "b1"], ["h1"], name="fc1", transB=1),
-        helper.make_node("Relu", ["h1"], ["a1"], name="relu1"),
-        helper.make_node("Gemm", ["a1", "w2", "b2"], ["h2"], name="fc2", transB=1),
-        helper.make_node("Relu", ["h2"], ["a2"], name="relu2"),
-        helper.make_node("Gemm", ["a2", "w3", "b3"], ["q"], name="fc3", transB=1),
-    ]
-    graph = helper.make_graph(
-        nodes,
-        "relu-mlp",
-        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", 6])],
-        [helper.make_tensor_value_info("q", TensorProto.FLOAT, ["batch", 3])],
-        [numpy_helper.from_array((rng.standard_normal(s) * 0.5).astype(np.float32), n) for n, s in shapes.items()],
-    )
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
-    model.ir_version = 8
-    onnx.save(model, str(path))
-    return path
-
-
 def _rows(path: Path, shape: tuple[int, ...]) -> Path:
     np.savez(path, x=np.random.default_rng(4).uniform(-3, 3, (80, *shape)).astype(np.float32))
     return path
 
 
 def test_an_int8_firmware_made_by_aidges_quantizer_is_measured_beside_the_fp32_one(cli: Run, tmp_path: Path) -> None:
-    model, rows = _relu_mlp(tmp_path / "mlp.onnx"), _rows(tmp_path / "rows.npz", (6,))
+    model, rows = relu_policy(tmp_path / "mlp.onnx"), _rows(tmp_path / "rows.npz", (6,))
     db = f"sqlite:///{tmp_path / 'r.db'}"
     args = ("--data", str(rows), "--calibration", "40", "--evaluate", "24", "--db", db)
     status, out, err = cli("optimize", str(model), "-F", "aidge-cortexm", "--method", "ptq-int8", *args)
@@ -99,7 +68,7 @@ def test_operators_aidges_quantizer_cannot_take_are_named(cli: Run, tmp_path: Pa
 def test_an_input_that_cannot_absorb_the_int8_scaling_is_named(tmp_path: Path) -> None:
     from deploybench.backends.aidge_quantize import quantize
 
-    model = _relu_mlp(tmp_path / "relu-first.onnx", first="Relu")
+    model = relu_policy(tmp_path / "relu-first.onnx", first="Relu")
     with pytest.raises(ConfigurationError, match=r"node relu0 \(Relu\) reads the input directly"):
         quantize(model, np.ones((4, 6), dtype=np.float32) * 2, tmp_path / "work")
 

@@ -86,3 +86,34 @@ def dense_policy(path: Path, seed: int = 0, matmul: bool = True) -> Path:
     onnx.checker.check_model(model)
     onnx.save(model, str(path))
     return path
+
+
+def relu_policy(path: Path, first: str = "Gemm") -> Path:
+    """A seeded Gemm/Relu network on a 6-value input, weights laid out as PyTorch exports them (like a DQN
+    policy); `first` = Relu puts a Relu before it."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    rng = np.random.default_rng(11)
+    shapes = {"w1": (32, 6), "b1": (32,), "w2": (32, 32), "b2": (32,), "w3": (3, 32), "b3": (3,)}
+    head = [helper.make_node("Relu", ["x"], ["r0"], name="relu0")] if first == "Relu" else []
+    source = "r0" if head else "x"
+    nodes = [
+        *head,
+        helper.make_node("Gemm", [source, "w1", "b1"], ["h1"], name="fc1", transB=1),
+        helper.make_node("Relu", ["h1"], ["a1"], name="relu1"),
+        helper.make_node("Gemm", ["a1", "w2", "b2"], ["h2"], name="fc2", transB=1),
+        helper.make_node("Relu", ["h2"], ["a2"], name="relu2"),
+        helper.make_node("Gemm", ["a2", "w3", "b3"], ["q"], name="fc3", transB=1),
+    ]
+    graph = helper.make_graph(
+        nodes,
+        "relu-mlp",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", 6])],
+        [helper.make_tensor_value_info("q", TensorProto.FLOAT, ["batch", 3])],
+        [numpy_helper.from_array((rng.standard_normal(s) * 0.5).astype(np.float32), n) for n, s in shapes.items()],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    onnx.save(model, str(path))
+    return path

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar, Protocol, runtime_checkable
 
-from deploybench.core.records import Emulation, LayerDivergence, NodeSupport, SettingValue
+from deploybench.core.records import Emulation, LayerDivergence, NodeSupport, SettingValue, Simulation
 
 if TYPE_CHECKING:
     import numpy as np
@@ -54,6 +54,9 @@ class Capabilities:
     emulated: bool = False
     """True for a framework that runs the model as firmware on an emulated board: its sessions emulate (see
     `Emulates`) and its figures are instruction counts and firmware memory, not host times."""
+    simulated: bool = False
+    """True for a framework that runs the model in a bit-accurate simulation of the hardware design it makes (an
+    FPGA flow's C simulation): its sessions simulate (see `Simulates`); only fidelity is measured."""
     only: str | None = None
     """For a framework made for one kind of model only, that kind in words: `all` leaves it out, naming it runs it."""
 
@@ -103,6 +106,15 @@ class Session(Protocol):
 
     def close(self) -> None:
         """Release the runtime's resources."""
+        ...
+
+
+@runtime_checkable
+class Simulates(Protocol):
+    """REQUIRED of the sessions of a simulated backend: runs every input through the simulated design once."""
+
+    def simulate(self, feeds: list[dict[str, np.ndarray]]) -> tuple[list[dict[str, np.ndarray]], Simulation]:
+        """Each input's outputs, and how they were simulated."""
         ...
 
 

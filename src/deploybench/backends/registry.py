@@ -28,6 +28,7 @@ BUILTIN = {
     "executorch": "deploybench.backends.executorch:ExecuTorchBackend",
     "aidge-cortexm": "deploybench.backends.aidge_cortexm:AidgeCortexMBackend",
     "emlearn-cortexm": "deploybench.backends.emlearn_cortexm:EmlearnCortexMBackend",
+    "hls4ml": "deploybench.backends.hls4ml_csim:Hls4mlBackend",
 }
 
 

@@ -3,6 +3,7 @@ several commands share."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import Annotated
 
@@ -25,14 +26,18 @@ def parse_value(text: str) -> SettingValue:
     return text.strip()
 
 
+OUTER_COMMA = re.compile(r",(?![^<\[(]*[>\])])")
+"""A comma between values, not one inside a value's brackets (`fixed<16,6>`)."""
+
+
 def parse_grid(items: Sequence[str]) -> dict[str, list[SettingValue]]:
-    """`NAME=V1,V2` items -> {NAME: [V1, V2]}."""
+    """`NAME=V1,V2` items -> {NAME: [V1, V2]}; a value in brackets keeps its commas (`P=fixed<16,6>,fixed<8,3>`)."""
     grid: dict[str, list[SettingValue]] = {}
     for item in items:
         name, sep, values = item.partition("=")
         if not sep or not name.strip() or not values.strip():
             raise ConfigurationError(f"cannot read the setting `{item}`", hint="write NAME=VALUE or NAME=V1,V2")
-        grid[name.strip()] = [parse_value(v) for v in values.split(",") if v.strip()]
+        grid[name.strip()] = [parse_value(v) for v in OUTER_COMMA.split(values) if v.strip()]
     return grid
 
 

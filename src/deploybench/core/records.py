@@ -14,8 +14,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from deploybench.core.hashing import sha256_of
 
-SCHEMA_VERSION = 2
-"""Version of the job and result records; stored with every record (2: `emulation`)."""
+SCHEMA_VERSION = 3
+"""Version of the job and result records; stored with every record (2: `emulation`; 3: `simulation`)."""
 
 SettingValue = str | int | float | bool
 
@@ -339,6 +339,16 @@ class Emulation(Frozen):
     sections: dict[str, int] = Field(description="Each allocated section of the firmware ELF and its size, bytes.")
 
 
+class Simulation(Frozen):
+    """A deployment run in a bit-accurate simulation of the hardware design made from it (an FPGA design's C
+    simulation): its outputs are the design's; its speed and resources are not measured by it."""
+
+    simulator: str = Field(description="Simulating tool, its version, target flow and host compiler.")
+    precision: str = Field(description="Default number type of the design (e.g. a fixed-point type).")
+    layers: dict[str, str] = Field(default_factory=dict, description="Each layer's number type, where set apart.")
+    not_measured: str = Field(description="What the simulation cannot tell, and what would.")
+
+
 class ResultRecord(Frozen):
     """What one job gave: measurements, resources, fidelity and provenance, or a failure."""
 
@@ -355,6 +365,9 @@ class ResultRecord(Frozen):
     loadgen: LoadGenRun | None = Field(default=None, description="The same deployment measured by MLPerf LoadGen.")
     emulation: Emulation | None = Field(
         default=None, description="Instruction counts and memory of a deployment run as firmware on an emulated board."
+    )
+    simulation: Simulation | None = Field(
+        default=None, description="How a deployment run in a simulation of its hardware design was simulated."
     )
 
 

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from deploybench.core.records import ResultRecord
-from deploybench.report.tables import emulation_summary
+from deploybench.report.tables import off_host_summary
 
 COLUMNS = (
     "framework",
@@ -24,7 +24,7 @@ COLUMNS = (
     "compile s",
     "max abs err",
     "cosine",
-    "emulated",
+    "emulated or simulated",
     "status",
 )
 
@@ -124,8 +124,9 @@ def _row(record: ResultRecord) -> dict[str, str]:
         row["peak MiB"] = f"{record.resources.peak_rss_bytes / 2**20:.0f}"
         row["size MB"] = f"{record.resources.artifact_size_bytes / 1e6:.1f}"
         row["compile s"] = "" if record.resources.prepare_s is None else f"{record.resources.prepare_s:.2f}"
-    if record.emulation is not None:
-        row["emulated"] = emulation_summary(record.emulation)
+    off_host = off_host_summary(record)
+    if off_host is not None:
+        row["emulated or simulated"] = off_host
     if record.fidelity is not None and record.fidelity.outputs:
         row["max abs err"] = f"{max(o.max_abs_error for o in record.fidelity.outputs):.2e}"
         row["cosine"] = f"{min(o.cosine_similarity for o in record.fidelity.outputs):.6f}"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from deploybench.core.records import Emulation, Measurement, ResultRecord
+from deploybench.core.records import Emulation, Measurement, ResultRecord, Simulation
 
 SUMMARY_COLUMNS = (
     "id",
@@ -37,8 +37,9 @@ def summary_rows(results: Sequence[tuple[int, ResultRecord]]) -> list[dict[str, 
             "settings": ", ".join(f"{k}={v}" for k, v in sorted(record.job.settings.items())),
             "scenario": record.job.scenario.kind.value,
         }
-        if record.emulation is not None:
-            rows.append({c: "" for c in SUMMARY_COLUMNS} | base | _emulated(record, record.emulation))
+        off_host = off_host_summary(record)
+        if off_host is not None:
+            rows.append({c: "" for c in SUMMARY_COLUMNS} | base | _off_host(record, off_host))
             continue
         if not record.measurements:
             failure = record.failure
@@ -59,9 +60,23 @@ def emulation_summary(emulation: Emulation) -> str:
     )
 
 
-def _emulated(record: ResultRecord, emulation: Emulation) -> dict[str, str]:
-    """A firmware's row: no host time, its instruction count and memory in the note, its fidelity."""
-    return {"batch": "1", **_fidelity_columns(record), "note": emulation_summary(emulation)}
+def simulation_summary(simulation: Simulation) -> str:
+    """A simulated design's line: the simulator, its number type, and what it does not measure."""
+    return f"simulated ({simulation.simulator}), {simulation.precision}; not measured: {simulation.not_measured}"
+
+
+def off_host_summary(record: ResultRecord) -> str | None:
+    """The line of a result run on an emulated board or in a simulated design; None for one run on the host."""
+    if record.emulation is not None:
+        return emulation_summary(record.emulation)
+    if record.simulation is not None:
+        return simulation_summary(record.simulation)
+    return None
+
+
+def _off_host(record: ResultRecord, summary: str) -> dict[str, str]:
+    """A firmware's or simulated design's row: no host time, its figures in the note, its fidelity."""
+    return {"batch": "1", **_fidelity_columns(record), "note": summary}
 
 
 def _fidelity_columns(record: ResultRecord) -> dict[str, str]:

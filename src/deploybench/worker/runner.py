@@ -13,7 +13,7 @@ from collections.abc import Callable
 from datetime import datetime, timezone
 from pathlib import Path
 
-from deploybench.backends.base import Backend, Emulates, Session
+from deploybench.backends.base import Backend, Emulates, Session, Simulates
 from deploybench.backends.registry import load_backend, registered
 from deploybench.core.errors import BackendError, ConfigurationError, DeploybenchError, PluginError
 from deploybench.core.formats import model_format
@@ -84,8 +84,9 @@ def _measure(job: JobSpec, phases: _Phases, started: datetime) -> ResultRecord:
     model = _checked_model(job)
     backend = _available(job.framework)
     phases.framework_version = backend.probe().version or "unknown"
-    if backend.capabilities().emulated:
-        return _emulated(job, backend, model, phases, started)
+    capabilities = backend.capabilities()
+    if capabilities.emulated or capabilities.simulated:
+        return _off_host(job, backend, model, phases, started)
     energy = EnergyMeter()
     with tempfile.TemporaryDirectory(prefix="deploybench-") as workdir:
         prepared = backend.prepare(model, dict(job.settings), Path(workdir))
@@ -139,26 +140,36 @@ def _measure(job: JobSpec, phases: _Phases, started: datetime) -> ResultRecord:
     )
 
 
-def _emulated(job: JobSpec, backend: Backend, model: Path, phases: _Phases, started: datetime) -> ResultRecord:
-    """A deployment run as firmware on an emulated board: every input through it once, its instruction counts
-    and memory recorded, its outputs checked against the reference; no host time is measured, since the
-    emulator's wall-clock time says nothing of the board's."""
+def _off_host(job: JobSpec, backend: Backend, model: Path, phases: _Phases, started: datetime) -> ResultRecord:
+    """A deployment run as firmware on an emulated board, or in a simulation of its hardware design: every input
+    through it once, what the emulation counted (or how it was simulated) recorded, its outputs checked against
+    the reference; no host time is measured, since the emulator's or simulator's wall-clock time says nothing of
+    the hardware's."""
+    simulated = backend.capabilities().simulated
+    kind = "a simulation of its hardware design" if simulated else "an emulated board"
     if job.scenario.kind is not ScenarioKind.SINGLE_STREAM or job.loadgen:
         raise ConfigurationError(
-            f"framework `{job.framework}` runs on an emulated board: single-stream only, without LoadGen",
-            hint="its figures are instruction counts, not times",
+            f"framework `{job.framework}` runs on {kind}: single-stream only, without LoadGen",
+            hint="its figures are not times",
         )
+    emulation, simulation = None, None
     with tempfile.TemporaryDirectory(prefix="deploybench-") as workdir:
         prepared = backend.prepare(model, dict(job.settings), Path(workdir))
         phases.enter("load")
         session = backend.open_session(prepared)
         try:
-            if not isinstance(session, Emulates):
-                raise BackendError(f"framework `{job.framework}` says it is emulated but its session cannot emulate")
             phases.enter("inputs")
             single = build_inputs(session.inputs(), job.data, 1)
-            phases.enter("emulate")
-            deployed, emulation = session.emulate(list(single.feeds))
+            if simulated:
+                if not isinstance(session, Simulates):
+                    raise BackendError(f"framework `{job.framework}` says it is simulated but its session cannot")
+                phases.enter("simulate")
+                deployed, simulation = session.simulate(list(single.feeds))
+            else:
+                if not isinstance(session, Emulates):
+                    raise BackendError(f"framework `{job.framework}` says it is emulated but its session cannot")
+                phases.enter("emulate")
+                deployed, emulation = session.emulate(list(single.feeds))
         finally:
             session.close()
         phases.enter("fidelity")
@@ -171,6 +182,7 @@ def _emulated(job: JobSpec, backend: Backend, model: Path, phases: _Phases, star
         provenance=provenance(phases.framework_version, prepared.settings, started, prepared.converter),
         warnings=tuple(unchecked),
         emulation=emulation,
+        simulation=simulation,
     )
 
 
