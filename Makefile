@@ -3,7 +3,7 @@ VENV ?= .venv
 PYTHON ?= python3
 BIN := $(VENV)/bin
 
-TOOLCHAINS := litert pytorch
+TOOLCHAINS := litert pytorch quark
 # Toolchain environments live inside $(VENV) (deploybench-toolchains/): `toolchain install` is a no-op when current.
 
 .PHONY: run test lint toolchains

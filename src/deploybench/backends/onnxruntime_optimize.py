@@ -135,7 +135,7 @@ def _quantize_static(
     if options["preprocess"]:
         source = workdir / f"{model.stem}.preprocessed.onnx"
         _run_quantizer(model, lambda: quant_pre_process(str(model), str(source)))
-    reader = _Reader(_input_name(model), calibration)
+    reader = CalibrationReader(single_input_name(model), calibration)
     _run_quantizer(
         model,
         lambda: quantize_static(
@@ -193,7 +193,7 @@ def _to_fp16(model: Path, output: Path, keep_io_types: bool) -> None:
     onnx.save_model(converted.model, str(output))
 
 
-def _input_name(model: Path) -> str:
+def single_input_name(model: Path) -> str:
     import onnx
 
     loaded = onnx.load(str(model), load_external_data=False)
@@ -207,7 +207,7 @@ def _input_name(model: Path) -> str:
     return str(names[0])
 
 
-class _Reader:
+class CalibrationReader:
     """onnxruntime.quantization's CalibrationDataReader over the calibration rows, one batch of one at a time."""
 
     def __init__(self, name: str, calibration: Calibration) -> None:
@@ -222,7 +222,7 @@ class _Reader:
     def rewind(self) -> None:
         self._pending = iter(self._batches)
 
-    def __iter__(self) -> _Reader:
+    def __iter__(self) -> CalibrationReader:
         return self
 
     def __next__(self) -> dict[str, np.ndarray]:
@@ -244,12 +244,14 @@ def layer_divergence(reference: Path, optimized: Path, rows: Calibration, workdi
         modify_model_output_intermediate_tensors,
     )
 
-    name = _input_name(reference)
+    name = single_input_name(reference)
     augmented = {}
     for label, path in (("float", reference), ("qdq", optimized)):
         augmented[label] = workdir / f"{path.stem}.{label}-activations.onnx"
         modify_model_output_intermediate_tensors(str(path), str(augmented[label]))
-    activations = {label: collect_activations(str(path), _Reader(name, rows)) for label, path in augmented.items()}
+    activations = {
+        label: collect_activations(str(path), CalibrationReader(name, rows)) for label, path in augmented.items()
+    }
     matched = create_activation_matching(activations["qdq"], activations["float"])
     producers = {
         out: node.op_type

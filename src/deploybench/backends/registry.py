@@ -29,6 +29,7 @@ BUILTIN = {
     "aidge-cortexm": "deploybench.backends.aidge_cortexm:AidgeCortexMBackend",
     "emlearn-cortexm": "deploybench.backends.emlearn_cortexm:EmlearnCortexMBackend",
     "hls4ml": "deploybench.backends.hls4ml_csim:Hls4mlBackend",
+    "quark": "deploybench.backends.quark:QuarkBackend",
 }
 
 
