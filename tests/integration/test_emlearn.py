@@ -94,12 +94,21 @@ def test_a_node_emlearn_cannot_take_is_named_with_the_framework_that_would(cli: 
     assert "Traceback" not in err
 
 
-def test_networks_emlearn_cannot_express_are_refused_before_generating(tmp_path: Path) -> None:
-    from deploybench.backends.emlearn_net import model_code
+def test_a_single_dense_layer_gets_an_identity_layer_after_it_and_computes_the_same(tmp_path: Path) -> None:
+    import onnxruntime
 
-    with pytest.raises(ConfigurationError, match="at least two dense layers; output probabilities has 1"):
-        model_code(tiny_classifier(tmp_path / "one.onnx"), tmp_path / "one")
-    assert not (tmp_path / "one").exists()
+    from deploybench.backends.emlearn_net import dense_network, model_code
+
+    model = tiny_classifier(tmp_path / "one.onnx")
+    ((_, _, layers),) = dense_network(model).heads
+    assert len(layers) == 2 and layers[0].activation == "softmax" and layers[1].nodes == ["(identity)"]
+    code = model_code(model, tmp_path / "generated")
+    firmware = build(code, tmp_path / "firmware", board())
+    rows = np.random.default_rng(9).standard_normal((4, 8)).astype(np.float32)
+    got = np.stack([row["output0"] for row in run(firmware, code, rows).outputs])
+    session = onnxruntime.InferenceSession(str(model), providers=["CPUExecutionProvider"])
+    expected = np.concatenate([session.run(None, {"input": row[None]})[0] for row in rows])
+    assert np.abs(got - expected).max() < 1e-5
 
 
 def test_a_dense_network_too_large_for_the_flash_is_refused_by_how_much(tmp_path: Path) -> None:

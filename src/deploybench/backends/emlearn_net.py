@@ -90,11 +90,10 @@ def dense_network(model: Path) -> Network:
         current = inputs[0].name
         for node in _chain(model, output.name, inputs[0].name, producers, constants):
             current = _add(model, node, current, constants, layers, np)
-        if len(layers) < 2:
-            raise ConfigurationError(
-                f"{model.name}: emlearn's networks have at least two dense layers; output {output.name} has "
-                f"{len(layers)}"
-            )
+        if not layers:
+            raise ConfigurationError(f"{model.name}: output {output.name} is computed by no dense layer")
+        if len(layers) == 1:
+            layers.append(_identity(layers[0].weights.shape[1], np))
         if math.prod(in_shape) != layers[0].weights.shape[0]:
             raise ConfigurationError(
                 f"{model.name}: input {inputs[0].name} has {math.prod(in_shape)} values a sample, the first dense "
@@ -102,6 +101,12 @@ def dense_network(model: Path) -> Network:
             )
         heads.append((output.name, _batch_one(output), layers))
     return Network(inputs[0].name, in_shape, tuple(heads))
+
+
+def _identity(size: int, np: Any) -> Dense:
+    """A layer that passes its input through: emlearn's networks have two layers at least, so a single dense
+    layer (a logistic regression, say) is followed by one."""
+    return Dense(np.eye(size, dtype=np.float32), np.zeros(size, dtype=np.float32), nodes=["(identity)"])
 
 
 def _chain(model: Path, output: str, source: str, producers: dict[str, Any], constants: dict[str, Any]) -> list[Any]:

@@ -128,7 +128,11 @@ class Design:
         rows = np.ascontiguousarray(np.concatenate([np.asarray(f[self._given.name], np.float32) for f in feeds]))
         with contextlib.redirect_stdout(io.StringIO()):
             predicted = self._model.predict(rows)
-        columns = predicted if isinstance(predicted, list) else [predicted]
+        count = len(feeds)
+        columns = [
+            np.asarray(column).reshape(count, -1)
+            for column in (predicted if isinstance(predicted, list) else [predicted])
+        ]
         outputs = [
             {
                 name: np.asarray(column[i], dtype=np.float32).reshape(shape)

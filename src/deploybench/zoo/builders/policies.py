@@ -84,7 +84,10 @@ def policy(
             training,
             f"metrics: {episodes} deterministic episodes of {environment} seeded from {EVALUATION_SEED}; the "
             f"exported module's greedy action matched SB3's on all {len(observations)} observations met there",
+            f"held-out rows: those {len(observations)} observations (x, no labels), episodes of other seeds than "
+            "training's, for calibration and evaluation",
         ),
+        data={"x": torch.as_tensor(observations)},
     )
 
 
