@@ -176,14 +176,15 @@ def _stored(database: Path) -> int:
 def test_quickstart_runs_every_local_framework(cli: Run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from deploybench.worker.placement import Placer
 
-    local = {
-        s.name for s in Placer().placed_statuses("onnx") if s.available and s.deployment and "onnx" in s.input_formats
-    }
+    statuses = Placer().placed_statuses("onnx")
+    local = {s.name for s in statuses if s.available and s.deployment and not s.only and "onnx" in s.input_formats}
+    specialised = {s.name for s in statuses if s.available and s.only}
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("DEPLOYBENCH_DB")
     status, out, err = cli("quickstart")
     assert status == 0, err
     assert "onnx-reference: a reference evaluator" in err
+    assert all(f"{name}: made for " in err and "name it to run it" in err for name in specialised)
     assert (tmp_path / ".deploybench" / "results.db").is_file()
     status, out_list, _ = cli("results", "list", "--format", "json")
     records = json.loads(out_list)

@@ -35,7 +35,9 @@ def test_emlearn_firmware_agrees_with_onnxruntime_and_counts_the_same_instructio
     from deploybench.backends.emlearn_net import model_code
 
     model = dense_policy(tmp_path / "policy.onnx")
+    before = np.geterr()
     code = model_code(model, tmp_path / "generated")
+    assert np.geterr() == before, "importing emlearn changed NumPy's floating-point error handling"
     firmware = build(code, tmp_path / "firmware", board())
     inputs = np.random.default_rng(3).standard_normal((5, 2, 4)).astype(np.float32)
     first = run(firmware, code, inputs.reshape(5, -1))

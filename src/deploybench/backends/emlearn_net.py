@@ -220,9 +220,7 @@ def weight_bytes(model: Path) -> int:
 def model_code(model: Path, folder: Path) -> ModelCode:
     """emlearn's C code for the model (one network per output), written into folder, and how the harness calls
     it."""
-    import emlearn
-    from emlearn.net import c_generate_net_loadable
-
+    emlearn, c_generate_net_loadable = _emlearn()
     network = dense_network(model)
     inputs = network.heads[0][2][0].weights.shape[0]
     sources, outputs = [], []
@@ -254,6 +252,22 @@ def model_code(model: Path, folder: Path) -> ModelCode:
         output_names=tuple(name for name, _, _ in network.heads),
         output_shapes=tuple(shape for _, shape, _ in network.heads),
     )
+
+
+def _emlearn() -> tuple[Any, Any]:
+    """emlearn and its network code generator, imported without the side effect of its `bayes` module, which
+    sets NumPy to raise on every floating-point warning, process-wide, when it is imported."""
+    import importlib
+
+    import numpy as np
+
+    saved = np.geterr()
+    try:
+        emlearn = importlib.import_module("emlearn")
+        generate = importlib.import_module("emlearn.net").c_generate_net_loadable
+    finally:
+        np.seterr(**saved)
+    return emlearn, generate
 
 
 def _parameters(count: int) -> str:
