@@ -26,7 +26,10 @@ def _require() -> None:
         if os.environ.get("DEPLOYBENCH_REQUIRE_BACKENDS"):
             pytest.fail(f"{', '.join(missing)} not installed (DEPLOYBENCH_REQUIRE_BACKENDS is set)")
         pytest.skip(f"{', '.join(missing)} not installed")
-    pytest.importorskip("emlearn")
+    from deploybench.backends.emlearn_net import probe
+
+    if not probe().available:
+        pytest.skip(probe().reason or "emlearn not installed")
 
 
 def test_emlearn_firmware_agrees_with_onnxruntime_and_counts_the_same_instructions_every_run(tmp_path: Path) -> None:
