@@ -190,10 +190,12 @@ def _ratios(rows: list[dict[str, Any]], base: str, other: str) -> list[dict[str,
 
 
 def _most_room(rows: list[dict[str, Any]]) -> dict[str, Any]:
-    """Per model, the path that leaves the STM32 the most RAM (flash unknown), and the median over models."""
+    """Per model, of the paths that agree with the reference's top-1 on every input, the one that leaves the
+    STM32 the most RAM (flash unknown), and the median over models."""
     best: dict[str, Any] = {}
     for row in rows:
-        if row["status"] == "ok" and row["stm32_ram_room_kib"] is not None:
+        agrees = row.get("top1_agreement") == 1.0
+        if row["status"] == "ok" and agrees and row["stm32_ram_room_kib"] is not None:
             current = best.get(row["model"])
             if current is None or row["stm32_ram_room_kib"] > current["stm32_ram_room_kib"]:
                 best[row["model"]] = {"path": row["path"], "stm32_ram_room_kib": row["stm32_ram_room_kib"]}

@@ -6,29 +6,22 @@ take, and archives deploybench did not make, are refused in one line."""
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import zipfile
 from pathlib import Path
 
 import numpy as np
 import pytest
 from tests.conftest import Run
+from tests.support.firmware import require_firmware_tools
 from tests.support.models import dense_policy, relu_policy
 
 from deploybench.backends.cortexm.firmware import ModelCode
 from deploybench.core.errors import ConfigurationError
 
-TOOLS = ("arm-none-eabi-gcc", "arm-none-eabi-g++", "qemu-system-arm")
-
 
 @pytest.fixture(autouse=True)
 def _require() -> None:
-    missing = [name for name in TOOLS if shutil.which(name) is None]
-    if missing:
-        if os.environ.get("DEPLOYBENCH_REQUIRE_BACKENDS"):
-            pytest.fail(f"{', '.join(missing)} not installed (DEPLOYBENCH_REQUIRE_BACKENDS is set)")
-        pytest.skip(f"{', '.join(missing)} not installed")
+    require_firmware_tools()
     pytest.importorskip("aidge_backend_cpu")
     pytest.importorskip("aidge_quantization")
 

@@ -6,9 +6,7 @@ missing tool and an operator Aidge lacks each give one clear error."""
 from __future__ import annotations
 
 import json
-import os
 import re
-import shutil
 import subprocess
 import textwrap
 from pathlib import Path
@@ -16,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from tests.conftest import Run
+from tests.support.firmware import TOOLS, require_firmware_tools
 from tests.support.models import tiny_classifier
 
 from deploybench.backends.cortexm.firmware import (
@@ -29,20 +28,10 @@ from deploybench.backends.cortexm.firmware import (
 )
 from deploybench.core.errors import ConfigurationError
 
-TOOLS = ("arm-none-eabi-gcc", "arm-none-eabi-g++", "qemu-system-arm")
-
-
-def _require_tools() -> None:
-    missing = [name for name in TOOLS if shutil.which(name) is None]
-    if missing:
-        if os.environ.get("DEPLOYBENCH_REQUIRE_BACKENDS"):
-            pytest.fail(f"{', '.join(missing)} not installed (DEPLOYBENCH_REQUIRE_BACKENDS is set)")
-        pytest.skip(f"{', '.join(missing)} not installed")
-
 
 @pytest.fixture(scope="module")
 def aidge_firmware(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, ModelCode, Firmware]:
-    _require_tools()
+    require_firmware_tools()
     pytest.importorskip("aidge_export_cpp")
     from deploybench.backends.aidge_export import model_code
 
@@ -136,7 +125,7 @@ def _bad_code(folder: Path, body: str) -> ModelCode:
 def test_a_firmware_that_hangs_or_faults_is_a_clear_failure(
     tmp_path: Path, body: str, timeout_s: float, message: str
 ) -> None:
-    _require_tools()
+    require_firmware_tools()
     code = _bad_code(tmp_path / "src", body)
     firmware = build(code, tmp_path / "firmware", board())
     with pytest.raises(FirmwareError, match=message):
@@ -144,7 +133,7 @@ def test_a_firmware_that_hangs_or_faults_is_a_clear_failure(
 
 
 def test_code_that_does_not_compile_names_the_file_and_the_compiler_error(tmp_path: Path) -> None:
-    _require_tools()
+    require_firmware_tools()
     code = _bad_code(tmp_path / "src", "this is not C++;")
     with pytest.raises(FirmwareError, match=r"compiling bad\.cpp failed: .*bad\.cpp:5:\d+: error: ") as error:
         build(code, tmp_path / "firmware", board())
@@ -224,7 +213,7 @@ def test_a_dynamic_axis_besides_the_batch_is_refused_before_export(tmp_path: Pat
 def test_the_aidge_cortexm_framework_runs_from_the_cli_and_stores_the_firmware_figures(
     cli: Run, tmp_path: Path
 ) -> None:
-    _require_tools()
+    require_firmware_tools()
     pytest.importorskip("aidge_export_cpp")
     model = tiny_classifier(tmp_path / "tiny.onnx")
     db = f"sqlite:///{tmp_path / 'r.db'}"
@@ -251,7 +240,7 @@ def test_the_aidge_cortexm_framework_runs_from_the_cli_and_stores_the_firmware_f
 
 
 def test_a_firmware_too_large_for_the_board_says_by_how_much(tmp_path: Path) -> None:
-    _require_tools()
+    require_firmware_tools()
     code = _bad_code(tmp_path / "src", "")
     small = board().model_copy(update={"flash_bytes": 16 * 1024})
     with pytest.raises(FirmwareError, match=r"linking firmware\.elf failed: .*region `FLASH' overflowed by \d+ bytes"):
@@ -289,7 +278,7 @@ def test_a_model_whose_weights_exceed_the_boards_flash_is_refused_before_buildin
 
 
 def test_a_flatten_that_changes_nothing_in_front_of_a_policy_network_is_dropped(tmp_path: Path) -> None:
-    _require_tools()
+    require_firmware_tools()
     pytest.importorskip("aidge_export_cpp")
     import onnx
     import onnxruntime

@@ -109,6 +109,31 @@ class Session(Protocol):
         ...
 
 
+class InferringSession:
+    """The part of a session shared by runtimes that compute a whole inference in one call (`infer`), as the
+    reference evaluators, an emulated firmware or a simulated design do: `bind` keeps the feeds, `run` infers
+    them, `outputs` gives what the last run computed."""
+
+    _feeds: dict[str, np.ndarray]
+    _last: dict[str, np.ndarray]
+
+    def infer(self, feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """One inference on feeds."""
+        raise NotImplementedError
+
+    def bind(self, feeds: dict[str, np.ndarray]) -> None:
+        """Keep the feeds for the next runs."""
+        self._feeds = dict(feeds)
+
+    def run(self) -> None:
+        """One inference on the bound feeds."""
+        self._last = self.infer(self._feeds)
+
+    def outputs(self) -> dict[str, np.ndarray]:
+        """Outputs of the last run."""
+        return dict(getattr(self, "_last", {}))
+
+
 @runtime_checkable
 class Simulates(Protocol):
     """REQUIRED of the sessions of a simulated backend: runs every input through the simulated design once."""

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from deploybench.backends.aidge_export import at_batch_one
-from deploybench.backends.base import Capabilities, Prepared, Probe, TensorSpec, installed_package
+from deploybench.backends.base import Capabilities, InferringSession, Prepared, Probe, TensorSpec, installed_package
 from deploybench.backends.onnx_model import check_onnx_model
 from deploybench.backends.settings import resolve_settings
 from deploybench.core.errors import BackendError, ConfigurationError
@@ -82,7 +82,7 @@ class Hls4mlBackend:
         return self._built[prepared.artifact]
 
 
-class Design:
+class Design(InferringSession):
     """An hls4ml design's compiled C simulation behind the session protocol: each run simulates one input."""
 
     def __init__(
@@ -104,18 +104,6 @@ class Design:
     def inputs(self) -> list[TensorSpec]:
         """The model's single input, at batch one."""
         return [self._given]
-
-    def bind(self, feeds: dict[str, np.ndarray]) -> None:
-        """Keep the feeds for the next runs."""
-        self._feeds = dict(feeds)
-
-    def run(self) -> None:
-        """One simulated inference on the bound feeds."""
-        self._last = self.infer(self._feeds)
-
-    def outputs(self) -> dict[str, np.ndarray]:
-        """Outputs of the last run."""
-        return dict(self._last)
 
     def infer(self, feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         """One simulated inference on feeds."""

@@ -7,7 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from deploybench.backends.base import Capabilities, Prepared, Probe, TensorSpec
+from deploybench.backends.base import Capabilities, InferringSession, Prepared, Probe, TensorSpec
 from deploybench.backends.onnx_model import check_onnx_model
 from deploybench.backends.settings import resolve_settings
 from deploybench.core.errors import BackendError
@@ -52,7 +52,7 @@ class OnnxReferenceBackend:
         return ReferenceSession(model, evaluator)
 
 
-class ReferenceSession:
+class ReferenceSession(InferringSession):
     """A ReferenceEvaluator behind the session protocol."""
 
     def __init__(self, model: Any, evaluator: Any) -> None:
@@ -76,18 +76,6 @@ class ReferenceSession:
     def inputs(self) -> list[TensorSpec]:
         """Name, shape and dtype of each input."""
         return list(self._inputs)
-
-    def bind(self, feeds: dict[str, np.ndarray]) -> None:
-        """Keep the feeds for the next runs."""
-        self._feeds = dict(feeds)
-
-    def run(self) -> None:
-        """Evaluate the graph on the bound feeds."""
-        self._last = self.infer(self._feeds)
-
-    def outputs(self) -> dict[str, np.ndarray]:
-        """Outputs of the last run."""
-        return dict(self._last)
 
     def infer(self, feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         """Evaluate the graph on feeds."""

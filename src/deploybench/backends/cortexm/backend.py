@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
-from deploybench.backends.base import Capabilities, Prepared, Probe, TensorSpec
+from deploybench.backends.base import Capabilities, InferringSession, Prepared, Probe, TensorSpec
 from deploybench.backends.cortexm.firmware import INSTALL, Board, Firmware, ModelCode, board, build, run
 from deploybench.backends.onnx_model import check_onnx_model
 from deploybench.backends.settings import resolve_settings
@@ -108,7 +108,7 @@ def _check_flash(model: Path, weights: int, target: Board) -> None:
         )
 
 
-class FirmwareSession:
+class FirmwareSession(InferringSession):
     """A firmware behind the session protocol: each run is one emulated inference."""
 
     def __init__(self, code: ModelCode, firmware: Firmware) -> None:
@@ -120,18 +120,6 @@ class FirmwareSession:
     def inputs(self) -> list[TensorSpec]:
         """The model's single input, at batch one."""
         return [TensorSpec(self._code.input_name, self._code.input_shape, "float32")]
-
-    def bind(self, feeds: dict[str, np.ndarray]) -> None:
-        """Keep the feeds for the next runs."""
-        self._feeds = dict(feeds)
-
-    def run(self) -> None:
-        """One emulated inference on the bound feeds."""
-        self._last = self.infer(self._feeds)
-
-    def outputs(self) -> dict[str, np.ndarray]:
-        """Outputs of the last run."""
-        return dict(self._last)
 
     def infer(self, feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         """One emulated inference on feeds."""
