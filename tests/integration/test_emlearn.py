@@ -61,6 +61,7 @@ def test_the_emlearn_cortexm_framework_runs_from_the_cli_and_stores_the_firmware
     (record,) = json.loads(listed)
     emulation = record["emulation"]
     assert emulation["generator"].startswith("emlearn ") and len(emulation["instructions"]) == 4
+    assert emulation["prepare_s"] > 0
     weights = 4 * (8 * 16 + 16 + 16 * 3 + 3 + 3 * 2 + 2)
     assert emulation["model_flash_bytes"] > weights
     (output,) = record["fidelity"]["outputs"]

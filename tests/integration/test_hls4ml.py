@@ -41,6 +41,7 @@ def test_the_c_simulation_runs_at_each_precision_and_wider_is_closer(cli: Run, t
         assert record["measurements"] == [] and record["emulation"] is None
         assert "C simulation" in record["simulation"]["simulator"] and "g++" in record["simulation"]["simulator"]
         assert "Vitis HLS synthesis" in record["simulation"]["not_measured"]
+        assert record["simulation"]["prepare_s"] > 0
         assert record["fidelity"]["inputs"] == 12
     error = {p: r["fidelity"]["outputs"][0]["max_abs_error"] for p, r in records.items()}
     assert error["fixed<32,16>"] < 1e-2 < error["fixed<10,4>"]

@@ -337,6 +337,9 @@ class Emulation(Frozen):
     model_flash_bytes: int = Field(description="Flash the model adds to the same harness built without it, bytes.")
     model_ram_bytes: int = Field(description="Static RAM the model adds to that harness, bytes.")
     sections: dict[str, int] = Field(description="Each allocated section of the firmware ELF and its size, bytes.")
+    prepare_s: float | None = Field(
+        default=None, description="Time to generate the model's code and build the firmware on the host, seconds."
+    )
 
 
 class Simulation(Frozen):
@@ -347,6 +350,9 @@ class Simulation(Frozen):
     precision: str = Field(description="Default number type of the design (e.g. a fixed-point type).")
     layers: dict[str, str] = Field(default_factory=dict, description="Each layer's number type, where set apart.")
     not_measured: str = Field(description="What the simulation cannot tell, and what would.")
+    prepare_s: float | None = Field(
+        default=None, description="Time to convert the model and compile its simulation on the host, seconds."
+    )
 
 
 class ResultRecord(Frozen):

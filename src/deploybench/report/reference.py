@@ -124,9 +124,10 @@ def _row(record: ResultRecord) -> dict[str, str]:
         row["peak MiB"] = f"{record.resources.peak_rss_bytes / 2**20:.0f}"
         row["size MB"] = f"{record.resources.artifact_size_bytes / 1e6:.1f}"
         row["compile s"] = "" if record.resources.prepare_s is None else f"{record.resources.prepare_s:.2f}"
-    off_host = off_host_summary(record)
+    off_host = record.emulation or record.simulation
     if off_host is not None:
-        row["emulated or simulated"] = off_host
+        row["emulated or simulated"] = off_host_summary(record) or ""
+        row["compile s"] = "" if off_host.prepare_s is None else f"{off_host.prepare_s:.2f}"
     if record.fidelity is not None and record.fidelity.outputs:
         row["max abs err"] = f"{max(o.max_abs_error for o in record.fidelity.outputs):.2e}"
         row["cosine"] = f"{min(o.cosine_similarity for o in record.fidelity.outputs):.6f}"

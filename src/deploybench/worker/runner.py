@@ -174,6 +174,7 @@ def _off_host(job: JobSpec, backend: Backend, model: Path, phases: _Phases, star
             session.close()
         phases.enter("fidelity")
         fidelity, unchecked = _fidelity(job, model, single, deployed, Path(workdir))
+    prepare = {"prepare_s": prepared.prepare_s}
     return ResultRecord(
         job_key=job.key(),
         job=job,
@@ -181,8 +182,8 @@ def _off_host(job: JobSpec, backend: Backend, model: Path, phases: _Phases, star
         fidelity=fidelity,
         provenance=provenance(phases.framework_version, prepared.settings, started, prepared.converter),
         warnings=tuple(unchecked),
-        emulation=emulation,
-        simulation=simulation,
+        emulation=emulation.model_copy(update=prepare) if emulation else None,
+        simulation=simulation.model_copy(update=prepare) if simulation else None,
     )
 
 
