@@ -73,7 +73,10 @@ def test_a_leading_scaling_is_folded_into_the_next_layer_without_changing_the_fu
     proto = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
     proto.ir_version = 8
     onnx.save(proto, str(tmp_path / "scaled.onnx"))
-    folded = _fold_input_scaling(tmp_path / "scaled.onnx", "x", tmp_path / "folded.onnx")
+    folding = onnx.load(str(tmp_path / "scaled.onnx"))
+    _fold_input_scaling(folding, "x")
+    folded = tmp_path / "folded.onnx"
+    onnx.save(folding, str(folded))
     assert "Div" not in {node.op_type for node in onnx.load(str(folded)).graph.node}
     x = rng.uniform(0, 16, (1, 1, 6, 6)).astype(np.float32)
     before, after = (

@@ -76,8 +76,7 @@ class AidgeCortexMBackend(FirmwareBackend):
             raise ConfigurationError(f"{self.name} {PTQ} takes no options, not {', '.join(sorted(options))}")
         if calibration is None:
             raise ConfigurationError(f"{self.name} {PTQ} needs calibration rows", hint="give --data")
-        archive = aidge_quantize.quantize(model, calibration.rows, workdir)
-        described = aidge_quantize.manifest(archive)
+        archive, described = aidge_quantize.quantize(model, calibration.rows, workdir)
         return OptimizedModel(
             artifact=archive,
             options={},

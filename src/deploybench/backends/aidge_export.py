@@ -15,6 +15,7 @@ from typing import Any
 
 from deploybench.backends.base import Probe, installed_package
 from deploybench.backends.cortexm.firmware import ModelCode
+from deploybench.backends.onnx_model import at_batch_one as batch_one
 from deploybench.core.errors import ConfigurationError
 
 PROTOTYPE = re.compile(r"void\s+model_forward\s*\(([^)]*)\)")
@@ -50,7 +51,7 @@ def model_code(model: Path, folder: Path) -> ModelCode:
     fixed, inputs, shapes = at_batch_one(model, folder / "model-batch1.onnx")
     ((input_name, shape),) = inputs.items()
     graph = import_graph(fixed, model.name)
-    aidge_core = _aidge()[0]
+    aidge_core = aidge_modules()[0]
     graph.compile("cpu", aidge_core.dtype.float32, dims=[list(shape)])
     export = export_graph(graph, folder, model.name, "float32", example(np.zeros(shape, dtype=np.float32)))
     return read_code(export, model.name, (input_name, tuple(shape)), shapes, f"aidge-export-cpp {probe().version}")
@@ -59,7 +60,7 @@ def model_code(model: Path, folder: Path) -> ModelCode:
 def import_graph(onnx_file: Path, model_name: str) -> Any:
     """The ONNX file as an Aidge graph, with its no-op Flatten nodes removed; an ONNX operator Aidge has no
     operator for is a one-line error naming the nodes."""
-    aidge_core, aidge_onnx, _ = _aidge()
+    aidge_core, aidge_onnx, _ = aidge_modules()
     aidge_core.Log.set_console_level(aidge_core.Level.Error)
     with contextlib.redirect_stdout(io.StringIO()):
         graph = aidge_onnx.load_onnx(str(onnx_file))
@@ -80,7 +81,7 @@ def import_graph(onnx_file: Path, model_name: str) -> Any:
 def example(values: Any) -> Any:
     """An Aidge tensor of the values, told it is channels-first when its rank says it may be (left at its
     default, Aidge's export reads a channels-first input as channels-last)."""
-    aidge_core = _aidge()[0]
+    aidge_core = aidge_modules()[0]
     tensor = aidge_core.Tensor(values)
     if values.ndim in CHANNELS_FIRST:
         tensor.set_data_format(getattr(aidge_core.dformat, CHANNELS_FIRST[values.ndim]))
@@ -92,7 +93,7 @@ def export_graph(
 ) -> Path:
     """Aidge's C++ export of the compiled graph into folder/aidge (static memory, legacy adaptation): float32,
     or int8 for a graph Aidge's quantization already quantized."""
-    aidge_core, _, export_cpp = _aidge()
+    aidge_core, _, export_cpp = aidge_modules()
     export = folder / "aidge"
     config = export_cpp.ExportConfig(
         target="host",
@@ -171,7 +172,7 @@ def _reason(error: RuntimeError) -> str:
     return text
 
 
-def _aidge() -> tuple[Any, Any, Any]:
+def aidge_modules() -> tuple[Any, Any, Any]:
     """aidge_core, aidge_onnx and aidge_export_cpp, with Aidge's CPU kernels registered; imported by name
     because Aidge's own type stubs do not parse."""
     importlib.import_module("aidge_backend_cpu")
@@ -198,31 +199,12 @@ def _drop_identity_flattens(proto: Any) -> None:
 
 
 def at_batch_one(model: Path, target: Path) -> tuple[Path, dict[str, tuple[int, ...]], dict[str, tuple[int, ...]]]:
-    """A copy of the model with its batch axis fixed at one (a firmware has static shapes), and its input's
-    (weights aside) and each output's shape; a dynamic axis other than the batch, or more than one input, is a
-    one-line error."""
+    """The model at batch one (see `onnx_model.at_batch_one`) without the Flatten nodes Aidge has no kernel for,
+    saved at target, and its input's and outputs' shapes."""
     import onnx
 
-    proto = onnx.load(str(model))
-    for value in (*proto.graph.input, *proto.graph.output):
-        dims = value.type.tensor_type.shape.dim
-        if dims and not dims[0].HasField("dim_value"):
-            dims[0].dim_value = 1
-        if any(not d.HasField("dim_value") for d in dims):
-            raise ConfigurationError(
-                f"{model.name}: `{value.name}` has a dynamic axis besides the batch",
-                hint="a firmware needs static shapes: export the model with fixed dimensions",
-            )
+    proto, inputs, outputs = batch_one(model)
     _drop_identity_flattens(proto)
     target.parent.mkdir(parents=True, exist_ok=True)
     onnx.save(proto, str(target))
-    weights = {t.name for t in proto.graph.initializer}
-    inputs = {v.name: _shape(v) for v in proto.graph.input if v.name not in weights}
-    if len(inputs) != 1:
-        raise ConfigurationError(f"{model.name}: the firmware harness takes one input, the model has {len(inputs)}")
-    return target, inputs, {v.name: _shape(v) for v in proto.graph.output}
-
-
-def _shape(value: Any) -> tuple[int, ...]:
-    """The static shape of an ONNX graph input or output."""
-    return tuple(int(d.dim_value) for d in value.type.tensor_type.shape.dim)
+    return target, inputs, outputs

@@ -23,6 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from deploybench.backends import aidge_export
 from deploybench.backends.base import Probe, installed_package
 from deploybench.backends.cortexm.firmware import ModelCode
+from deploybench.backends.onnx_model import SHAPE_ONLY, constant_tensors
 from deploybench.core.errors import ConfigurationError
 
 if TYPE_CHECKING:
@@ -33,8 +34,6 @@ LINEAR = ("Gemm", "MatMul", "Conv")
 """Operators whose weights can absorb the input's scaling (input x weights)."""
 SCALING = ("Div", "Mul")
 """Operators by a constant that can absorb the input's scaling."""
-RESHAPES = ("Flatten", "Reshape", "Identity")
-"""Operators that only reshape: the input's scaling passes through them."""
 REPORT_LINE = re.compile(r"^- \[(ok|!|\?)\] (\S+) x\d+", re.MULTILINE)
 """A line of Aidge's quantizability report: its verdict and an operator type."""
 REPORT_MARKS = {"!": "stays in floating point: not integer-compatible", "?": "unknown to the quantizer"}
@@ -62,8 +61,9 @@ def probe() -> Probe:
     return installed_package("aidge_quantization", "aidge-quantization", "mcu")
 
 
-def quantize(model: Path, rows: np.ndarray, folder: Path) -> Path:
-    """The model quantized to int8 by Aidge on the calibration rows and exported, as an archive in folder."""
+def quantize(model: Path, rows: np.ndarray, folder: Path) -> tuple[Path, Manifest]:
+    """The model quantized to int8 by Aidge on the calibration rows and exported, as an archive in folder, and
+    the archive's manifest."""
     import numpy as np
 
     fixed, inputs, shapes = aidge_export.at_batch_one(model, folder / "model-batch1.onnx")
@@ -77,7 +77,7 @@ def quantize(model: Path, rows: np.ndarray, folder: Path) -> Path:
     normalized, weights = _scaled_input(fixed, input_name, largest, folder / "model-normalized.onnx", model.name)
     unit = rows / largest
     graph = aidge_export.import_graph(normalized, model.name)
-    aidge_core = aidge_export._aidge()[0]
+    aidge_core = aidge_export.aidge_modules()[0]
     quantization = _quantization()
     _check_quantizable(quantization, graph, model.name)
     graph.compile("cpu", aidge_core.dtype.float32, dims=[list(shape)])
@@ -94,7 +94,7 @@ def quantize(model: Path, rows: np.ndarray, folder: Path) -> Path:
         tensor.set_backend("cpu")
         calibration.append(tensor)
     try:
-        with _quiet():
+        with contextlib.redirect_stdout(io.StringIO()):
             quantization.quantize_network(
                 network=graph,
                 calibration_set=calibration,
@@ -123,7 +123,7 @@ def quantize(model: Path, rows: np.ndarray, folder: Path) -> Path:
         for path in sorted(export.rglob("*")):
             if path.is_file():
                 bundle.write(path, f"aidge/{path.relative_to(export)}")
-    return archive
+    return archive, manifest
 
 
 def manifest(archive: Path) -> Manifest:
@@ -171,12 +171,7 @@ def _scaled_input(model: Path, input_name: str, largest: float, target: Path, mo
 
     proto = onnx.load(str(model))
     graph = proto.graph
-    constants = {t.name: t for t in graph.initializer}
-    constants |= {
-        node.output[0]: node.attribute[0].t
-        for node in graph.node
-        if node.op_type == "Constant" and node.attribute and node.attribute[0].name == "value"
-    }
+    constants = constant_tensors(graph)
     dropped = []
     for node, read in _readers(graph, input_name):
         position = list(node.input).index(read)
@@ -250,7 +245,7 @@ def _readers(graph: Any, name: str) -> list[tuple[Any, str]]:
     for node in graph.node:
         if name not in node.input:
             continue
-        if node.op_type in RESHAPES and node.input[0] == name:
+        if node.op_type in SHAPE_ONLY and node.input[0] == name:
             found += _readers(graph, node.output[0])
         else:
             found.append((node, name))
@@ -261,12 +256,5 @@ def _quantization() -> Any:
     """aidge_quantization, imported after Aidge's core (its bindings need Aidge's types registered)."""
     import importlib
 
-    aidge_export._aidge()
+    aidge_export.aidge_modules()
     return importlib.import_module("aidge_quantization")
-
-
-def _quiet() -> Any:
-    """Aidge's quantizer prints its progress on standard output: kept out of the worker's."""
-    import contextlib
-
-    return contextlib.redirect_stdout(io.StringIO())

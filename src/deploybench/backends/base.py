@@ -131,7 +131,7 @@ class InferringSession:
 
     def outputs(self) -> dict[str, np.ndarray]:
         """Outputs of the last run."""
-        return dict(getattr(self, "_last", {}))
+        return dict(self._last)
 
 
 @runtime_checkable

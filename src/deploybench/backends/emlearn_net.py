@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from deploybench.backends.base import Probe, installed_package
 from deploybench.backends.cortexm.firmware import ModelCode
-from deploybench.backends.onnx_model import read_onnx_model
+from deploybench.backends.onnx_model import SHAPE_ONLY, constant_tensors, read_onnx_model
 from deploybench.core.errors import ConfigurationError
 
 if TYPE_CHECKING:
@@ -21,8 +21,6 @@ if TYPE_CHECKING:
 
 ACTIVATIONS = {"Relu": "relu", "Tanh": "tanh", "Sigmoid": "logistic", "Softmax": "softmax"}
 """ONNX activations and emlearn's names for them."""
-RESHAPES = ("Flatten", "Reshape", "Identity")
-"""Nodes that leave a sample's values in the same order: a no-op on emlearn's flat vectors."""
 PREFIX = "db_net"
 HEADER = """#ifndef DEPLOYBENCH_MODEL_H
 #define DEPLOYBENCH_MODEL_H
@@ -75,10 +73,7 @@ def dense_network(model: Path) -> Network:
 
         proto = onnx.load(str(model))
     graph = proto.graph
-    constants: dict[str, Any] = {t.name: numpy_helper.to_array(t) for t in graph.initializer}
-    for node in graph.node:
-        if node.op_type == "Constant" and node.attribute and node.attribute[0].name == "value":
-            constants[node.output[0]] = numpy_helper.to_array(node.attribute[0].t)
+    constants = {name: numpy_helper.to_array(tensor) for name, tensor in constant_tensors(graph).items()}
     inputs = [v for v in graph.input if v.name not in constants]
     if len(inputs) != 1:
         raise ConfigurationError(f"{model.name}: emlearn's networks take one input; this model has {len(inputs)}")
@@ -129,7 +124,7 @@ def _chain(model: Path, output: str, source: str, producers: dict[str, Any], con
 def _add(model: Path, node: Any, current: str, constants: dict[str, Any], layers: list[Dense], np: Any) -> str:
     """Fold node into layers; the name of the tensor it produces."""
     kind = node.op_type
-    if kind in RESHAPES:
+    if kind in SHAPE_ONLY:
         return str(node.output[0])
     if kind == "Gemm":
         attributes = {a.name: a for a in node.attribute}

@@ -14,9 +14,8 @@ import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from deploybench.backends.aidge_export import at_batch_one
 from deploybench.backends.base import Capabilities, InferringSession, Prepared, Probe, TensorSpec, installed_package
-from deploybench.backends.onnx_model import check_onnx_model
+from deploybench.backends.onnx_model import at_batch_one, check_onnx_model, constant_tensors
 from deploybench.backends.settings import resolve_settings
 from deploybench.core.errors import BackendError, ConfigurationError
 from deploybench.core.records import SettingValue, Simulation
@@ -138,14 +137,17 @@ def _design(model: Path, precision: str, folder: Path) -> Design:
     """The model cleaned by QONNX, converted by hls4ml and its C simulation compiled into folder; an operator
     hls4ml does not convert is a one-line error naming it."""
     import hls4ml
+    import onnx
     from qonnx.core.modelwrapper import ModelWrapper
     from qonnx.transformation.channels_last import ConvertToChannelsLastAndClean
     from qonnx.transformation.gemm_to_matmul import GemmToMatMul
     from qonnx.util.cleanup import cleanup_model
 
-    fixed, inputs, shapes = at_batch_one(model, folder.parent / "model-batch1.onnx")
+    proto, inputs, shapes = at_batch_one(model)
     ((input_name, shape),) = inputs.items()
-    folded = _fold_input_scaling(fixed, input_name, folder.parent / "model-folded.onnx")
+    _fold_input_scaling(proto, input_name)
+    folded = folder.parent / "model-static.onnx"
+    onnx.save(proto, str(folded))
     quiet = io.StringIO()
     try:
         with contextlib.redirect_stdout(quiet), warnings.catch_warnings():
@@ -180,17 +182,15 @@ def _design(model: Path, precision: str, folder: Path) -> Design:
     return Design(folder, hls_model, given, shapes, simulation)
 
 
-def _fold_input_scaling(model: Path, input_name: str, target: Path) -> Path:
-    """A copy of the model in which a division or multiplication of the input by a constant, whose result only
-    the weights of linear layers (Conv, Gemm, MatMul) read, is folded into those weights: the same function, and
-    hls4ml 1.3 cannot type such a scaling layer's constant (it fails on it). Other models are copied as they are."""
-    import onnx
+def _fold_input_scaling(proto: Any, input_name: str) -> None:
+    """Fold, in place, a division or multiplication of the input by a constant, whose result only the weights of
+    linear layers (Conv, Gemm, MatMul) read, into those weights: the same function, and hls4ml 1.3 cannot type
+    such a scaling layer's constant (it fails on it). Other models are left as they are."""
     from onnx import numpy_helper
 
-    proto = onnx.load(str(model))
     graph = proto.graph
     weights = {t.name: t for t in graph.initializer}
-    constants = weights | {n.output[0]: n.attribute[0].t for n in graph.node if n.op_type == "Constant" and n.attribute}
+    constants = constant_tensors(graph)
     for node in list(graph.node):
         if node.op_type not in ("Div", "Mul") or list(node.input).count(input_name) != 1 or node.input[0] != input_name:
             continue
@@ -212,8 +212,6 @@ def _fold_input_scaling(model: Path, input_name: str, target: Path) -> Path:
             tensor.CopyFrom(numpy_helper.from_array((values * scale).astype(values.dtype), tensor.name))
             reader.input[0] = input_name
         graph.node.remove(node)
-    onnx.save(proto, str(target))
-    return target
 
 
 def _gxx_version() -> str:

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from deploybench.backends.base import TensorSpec
-from deploybench.core.errors import BackendError
+from deploybench.core.errors import BackendError, ConfigurationError
 
 ONNX_DTYPES = {
     "tensor(float)": "float32",
@@ -23,6 +23,8 @@ ONNX_DTYPES = {
     "tensor(bool)": "bool",
 }
 """ONNX Runtime's type strings -> NumPy dtype names."""
+SHAPE_ONLY = ("Flatten", "Reshape", "Identity")
+"""Operators that only reshape a tensor: a sample's values keep their order, and a scaling commutes with them."""
 PROTOBUF_LIMIT = 2**31 - 1
 """Largest single protobuf file; a bigger model's copy keeps its weights in an external file."""
 
@@ -121,3 +123,42 @@ def onnx_inputs(path: Path) -> list[TensorSpec]:
         shape = tuple(d.dim_value if d.dim_value > 0 else (d.dim_param or None) for d in kind.shape.dim)
         specs.append(TensorSpec(value.name, shape, helper.tensor_dtype_to_np_dtype(kind.elem_type).name))
     return specs
+
+
+def constant_tensors(graph: Any) -> dict[str, Any]:
+    """The graph's constants by name, as TensorProtos: its initializers and the values of its Constant nodes."""
+    constants = {t.name: t for t in graph.initializer}
+    constants |= {
+        node.output[0]: node.attribute[0].t
+        for node in graph.node
+        if node.op_type == "Constant" and node.attribute and node.attribute[0].name == "value"
+    }
+    return constants
+
+
+def at_batch_one(model: Path) -> tuple[Any, dict[str, tuple[int, ...]], dict[str, tuple[int, ...]]]:
+    """The model (weights loaded) with its batch axis fixed at one, for a deployment with static shapes (a
+    firmware, an FPGA design), and its input's (weights aside) and each output's shape; a dynamic axis other
+    than the batch, or more than one input, is a one-line error."""
+    import onnx
+
+    proto = onnx.load(str(model))
+    for value in (*proto.graph.input, *proto.graph.output):
+        dims = value.type.tensor_type.shape.dim
+        if dims and not dims[0].HasField("dim_value"):
+            dims[0].dim_value = 1
+        if any(not d.HasField("dim_value") for d in dims):
+            raise ConfigurationError(
+                f"{model.name}: `{value.name}` has a dynamic axis besides the batch",
+                hint="firmware and FPGA designs need static shapes: export the model with fixed dimensions",
+            )
+    weights = {t.name for t in proto.graph.initializer}
+    inputs = {v.name: _static_shape(v) for v in proto.graph.input if v.name not in weights}
+    if len(inputs) != 1:
+        raise ConfigurationError(f"{model.name}: a static deployment takes one input, the model has {len(inputs)}")
+    return proto, inputs, {v.name: _static_shape(v) for v in proto.graph.output}
+
+
+def _static_shape(value: Any) -> tuple[int, ...]:
+    """The static shape of an ONNX graph input or output."""
+    return tuple(int(d.dim_value) for d in value.type.tensor_type.shape.dim)
