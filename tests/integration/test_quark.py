@@ -29,8 +29,9 @@ def _rows(path: Path) -> Path:
 
 
 def test_quark_quantizes_and_onnx_runtime_runs_both_models_on_the_same_rows(
-    toolchain: Installed, cli: Run, tmp_path: Path
+    toolchain: Installed, cli: Run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.chdir(tmp_path)
     model, rows = relu_policy(tmp_path / "mlp.onnx"), _rows(tmp_path / "rows.npz")
     db = f"sqlite:///{tmp_path / 'r.db'}"
     args = ("--data", str(rows), "--calibration", "50", "--evaluate", "30", "--min-samples", "10", "--db", db)
@@ -46,6 +47,7 @@ def test_quark_quantizes_and_onnx_runtime_runs_both_models_on_the_same_rows(
     assert 0 < int8["fidelity"]["outputs"][0]["max_abs_error"] < 1.0
     assert int8["fidelity"]["top1_agreement"] >= 0.8
     assert int8["measurements"] and fp32["measurements"]
+    assert not list(tmp_path.glob("*.csv")), "Quark's quantized_info.csv was left in the working directory"
 
 
 def test_options_quark_does_not_take_are_refused(toolchain: Installed, cli: Run, tmp_path: Path) -> None:

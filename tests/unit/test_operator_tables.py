@@ -93,7 +93,7 @@ operators of ONNX's first opset that ONNX has since removed."""
 
 def test_catalog_frameworks_name_registered_backends(builtin: Catalog) -> None:
     named = {b for f in builtin.frameworks.values() for b in f.backends}
-    assert named == {"litert", "openvino", "tvm"}
+    assert named == {"litert", "openvino", "tvm", "snntorch"}
     assert named <= set(registered())
 
 

@@ -253,7 +253,7 @@ class _Checker:
 
 def _model_tensors(model: Path) -> tuple[list[_Tensor], list[_Tensor]]:
     """The model's inputs and outputs, read from the file; only the batch axis may be dynamic."""
-    readers = {"pytorch": _pytorch_tensors, "tflite": _tflite_tensors}
+    readers = {"pytorch": _pytorch_tensors, "tflite": _tflite_tensors, "nir": _nir_tensors}
     inputs, outputs = readers.get(model_format(model), _onnx_tensors)(model)
     for spec in inputs:
         if any(not isinstance(d, int) for d in spec.shape[1:]):
@@ -279,6 +279,17 @@ def _tflite_tensors(model: Path) -> tuple[list[_Tensor], list[_Tensor]]:
 
     inputs, outputs = tflite_tensors(model)
     return [_Tensor(s.name, s.dtype, s.shape) for s in inputs], [_Tensor(s.name, s.dtype, s.shape) for s in outputs]
+
+
+def _nir_tensors(model: Path) -> tuple[list[_Tensor], list[_Tensor]]:
+    """The graph's Input and Output nodes, float32 (NIR carries no types), with a batch axis."""
+    from deploybench.backends.nir_graph import Graph
+
+    graph = Graph(model)
+    inputs = [_Tensor(s.name, s.dtype, s.shape) for s in graph.input_specs()]
+    nodes = graph.graph.nodes
+    shapes = {name: tuple(int(d) for d in nodes[name].output_type["output"]) for name in graph.outputs_named}
+    return inputs, [_Tensor(name, "float32", (None, *shape)) for name, shape in shapes.items()]
 
 
 def _onnx_tensors(model: Path) -> tuple[list[_Tensor], list[_Tensor]]:

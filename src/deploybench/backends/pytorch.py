@@ -52,6 +52,7 @@ from deploybench.backends.pytorch_program import (
     flat_forward,
     inference,
     load_program,
+    physical_cores,
     read_signature,
     set_threads,
     torch_dtype,
@@ -94,7 +95,7 @@ class TorchBackend:
     def prepare(self, model: Path, settings: dict[str, SettingValue], workdir: Path) -> Prepared:
         """Size the thread pool, then check that model is an ExportedProgram of tensors (nothing to convert), or
         convert an ONNX model with onnx2torch (timed as the prepare step) and save the module in workdir."""
-        resolved = resolve_settings(self.name, settings, {"threads": _physical_cores()})
+        resolved = resolve_settings(self.name, settings, {"threads": physical_cores()})
         resolved["threads"] = set_threads(int(resolved["threads"]), self.name)
         if model_format(model) == "onnx":
             converted = convert_onnx(model, self.name)
@@ -160,7 +161,7 @@ class TorchScriptBackend:
         """
         import torch
 
-        defaults: dict[str, SettingValue] = {"threads": _physical_cores(), "optimize": True}
+        defaults: dict[str, SettingValue] = {"threads": physical_cores(), "optimize": True}
         resolved = resolve_settings(self.name, settings, defaults)
         resolved["threads"] = set_threads(int(resolved["threads"]), self.name)
         if model_format(model) == "onnx":
@@ -262,12 +263,6 @@ class TorchReferenceBackend:
 def _formats() -> tuple[str, ...]:
     """What `torch` and `torchscript` take: ExportedPrograms, and ONNX models where onnx2torch converts them."""
     return ("pytorch", "onnx") if converts_onnx() else ("pytorch",)
-
-
-def _physical_cores() -> int:
-    import psutil
-
-    return psutil.cpu_count(logical=False) or 1
 
 
 def _trace_program(program: Any, signature: Signature, model: Path) -> Any:

@@ -150,6 +150,13 @@ def flat_forward(program: Any, module: Any) -> Callable[..., list[Any]]:
     return forward
 
 
+def physical_cores() -> int:
+    """The default size of PyTorch's thread pool: the physical cores."""
+    import psutil
+
+    return psutil.cpu_count(logical=False) or 1
+
+
 def set_threads(threads: int, backend: str) -> int:
     """Size PyTorch's intra-op thread pool (process-wide) and return the size it reports back."""
     import torch

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import os
 from pathlib import Path
 from typing import ClassVar
 
@@ -76,14 +77,18 @@ class QuarkBackend(OnnxRuntimeBackend):
         if calibration is None:
             raise ConfigurationError(f"quark {method} needs calibration rows", hint="give --data")
         config_name = CONFIGURATIONS[method][0]
-        output = workdir / f"{model.stem}-quark-{method}.onnx"
+        model, output = model.resolve(), workdir.resolve() / f"{model.stem}-quark-{method}.onnx"
         reader = CalibrationReader(single_input_name(model), calibration)
+        here = Path.cwd()
+        os.chdir(workdir)  # Quark writes its quantized_info.csv into the working directory
         try:
             with contextlib.redirect_stdout(io.StringIO()):
                 ModelQuantizer(QConfig.get_default_config(config_name)).quantize_model(str(model), str(output), reader)
         except Exception as exc:  # Quark's own exceptions: the first line names what it met
             first = next((line for line in str(exc).splitlines() if line.strip()), type(exc).__name__)
             raise BackendError(f"quark {method} cannot quantize {model.name}: {first}") from exc
+        finally:
+            os.chdir(here)
         return OptimizedModel(
             artifact=output,
             options={},

@@ -30,6 +30,10 @@ BUILTIN = {
     "emlearn-cortexm": "deploybench.backends.emlearn_cortexm:EmlearnCortexMBackend",
     "hls4ml": "deploybench.backends.hls4ml_csim:Hls4mlBackend",
     "quark": "deploybench.backends.quark:QuarkBackend",
+    "nir-reference": "deploybench.backends.nir_reference:NirReferenceBackend",
+    "snntorch": "deploybench.backends.snntorch_nir:SnnTorchBackend",
+    "norse": "deploybench.backends.norse_nir:NorseBackend",
+    "spikingjelly": "deploybench.backends.spikingjelly_nir:SpikingJellyBackend",
 }
 
 

@@ -56,10 +56,10 @@ def run(
     reference: Annotated[
         str | None, typer.Option(help="Backend giving the FP32 reference outputs (default: the one for the format).")
     ] = None,
-    min_samples: Annotated[int, typer.Option(help="Fewest timed samples.")] = 100,
-    max_samples: Annotated[int, typer.Option(help="Most timed samples.")] = 100_000,
-    min_duration: Annotated[float, typer.Option(help="Shortest sampling, s.")] = 1.0,
-    max_duration: Annotated[float, typer.Option(help="Longest sampling, s.")] = 30.0,
+    min_samples: Annotated[int, typer.Option(help="Fewest timed samples (at least 10).", min=10)] = 100,
+    max_samples: Annotated[int, typer.Option(help="Most timed samples (at least 10).", min=10)] = 100_000,
+    min_duration: Annotated[float, typer.Option(help="Shortest sampling, s.", min=0)] = 1.0,
+    max_duration: Annotated[float, typer.Option(help="Longest sampling, s (above 0).", min=0.001)] = 30.0,
     ci: Annotated[float, typer.Option(help="Target half-width of the median's 95 % CI, relative.")] = 0.01,
     timeout: Annotated[float, typer.Option(help="Kill a worker after this many seconds.")] = 900.0,
     loadgen: Annotated[

@@ -54,8 +54,8 @@ def optimize(
     reference: Annotated[
         str | None, typer.Option(help="Backend giving the FP32 reference outputs (default: the format's evaluator).")
     ] = None,
-    min_samples: Annotated[int, typer.Option(help="Fewest timed samples.")] = 100,
-    max_duration: Annotated[float, typer.Option(help="Longest sampling, s.")] = 10.0,
+    min_samples: Annotated[int, typer.Option(help="Fewest timed samples (at least 10).", min=10)] = 100,
+    max_duration: Annotated[float, typer.Option(help="Longest sampling, s (above 0).", min=0.001)] = 10.0,
     list_methods: Annotated[bool, typer.Option("--list", help="List every framework's methods and options.")] = False,
     search: Annotated[
         bool, typer.Option(help="Explore every framework x method x options x settings x batch; keep the Pareto front.")

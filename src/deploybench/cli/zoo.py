@@ -13,13 +13,14 @@ from deploybench.cli.output import Format, note, print_table, print_text
 from deploybench.core.errors import ConfigurationError
 from deploybench.zoo.build import build_model, export_model
 from deploybench.zoo.recipe import recipe, recipes
+from deploybench.zoo.records import FORMAT_SUFFIX
 from deploybench.zoo.records import Format as ModelFormat
 
 zoo_app = typer.Typer(help="The reference models of Table 6, built offline (never downloaded) and cached.")
 
 Reduced = Annotated[bool, typer.Option(help="Build the small variant of the recipe (for quick checks).")]
-FormatOption = Annotated[str, typer.Option("--format", "-F", help="onnx, pt2 or tflite.")]
-FORMATS = ("onnx", "pt2", "tflite")
+FormatOption = Annotated[str, typer.Option("--format", "-F", help="onnx, pt2, tflite or nir (spiking networks).")]
+FORMATS = tuple(FORMAT_SUFFIX)
 
 
 @zoo_app.command("list")

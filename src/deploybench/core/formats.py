@@ -13,9 +13,11 @@ SUFFIXES = {
     ".xml": "openvino",
     ".pte": "executorch",
     ".aidge": "aidge",
+    ".nir": "nir",
 }
 """Suffix -> format; `.xml` is OpenVINO's IR, whose weights lie beside it in the `.bin` of the same name; `.pte`
-an ExecuTorch program; `.aidge` an archive of Aidge's int8 C++ export with how to call it."""
+an ExecuTorch program; `.aidge` an archive of Aidge's int8 C++ export with how to call it; `.nir` a spiking
+network's NIR graph (HDF5)."""
 
 
 def model_format(path: Path) -> str:

@@ -48,6 +48,12 @@ class ToolchainSpec(BaseModel):
     why: str = Field(description="Why it cannot share the main environment.")
     backends: tuple[str, ...] = Field(min_length=1, description="Backends that run from this environment.")
     requirements: tuple[str, ...] = Field(min_length=1, description="pip requirements, pinned with ==.")
+    without_dependencies: tuple[str, ...] = Field(
+        default=(),
+        description="pip requirements installed after the others with --no-deps: packages whose declared "
+        "dependencies cannot install or load here (the definition's `why` says which); what they need at run "
+        "time is among the requirements.",
+    )
 
 
 @dataclass(frozen=True)
@@ -72,9 +78,9 @@ class Installed:
     @property
     def stale(self) -> bool:
         """True when the definition's requirements, or the deploybench it needs, changed since the install."""
-        return list(self.spec.requirements) != self.manifest.get("requirements") or " ".join(
-            deploybench_requirement()
-        ) != self.manifest.get("deploybench")
+        return [*self.spec.requirements, *self.spec.without_dependencies] != self.manifest.get(
+            "requirements"
+        ) or " ".join(deploybench_requirement()) != self.manifest.get("deploybench")
 
 
 def toolchain_home() -> Path:
@@ -159,10 +165,14 @@ def install(name: str, echo: Callable[[str], None], force: bool = False) -> Inst
         python = str(venv_python(path))
         itself = deploybench_requirement()
         _pip(python, ["install", "--disable-pip-version-check", *itself, *spec.requirements], echo, name)
+        if spec.without_dependencies:
+            _pip(
+                python, ["install", "--disable-pip-version-check", "--no-deps", *spec.without_dependencies], echo, name
+            )
         frozen = _pip(python, ["freeze", "--disable-pip-version-check"], lambda _: None, name)
         manifest: dict[str, object] = {
             "name": name,
-            "requirements": list(spec.requirements),
+            "requirements": [*spec.requirements, *spec.without_dependencies],
             "deploybench": " ".join(itself),
             "python": sys.version.split()[0],
             "installed_at": datetime.now(timezone.utc).isoformat(),

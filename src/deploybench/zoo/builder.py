@@ -38,7 +38,10 @@ def build(request: dict[str, Any]) -> Built:
     out = Path(request["out"]) / f"{request['name']}{FORMAT_SUFFIX[request['format']]}"
     start = time.perf_counter()
     try:
-        exporter = _export(model.module, inputs, model.outputs, out, request)
+        if request["format"] == "nir":
+            exporter = _export_nir(model, out)
+        else:
+            exporter = _export(model.module, inputs, model.outputs, out, request)
     except Exception as exc:  # the exporter's own failure, whatever its type: named with the exporter
         raise ExportError(f"{_exporter_name(request)} cannot export it: {type(exc).__name__}: {_first(exc)}") from exc
     export_s = time.perf_counter() - start
@@ -124,6 +127,35 @@ def _export(module: Any, inputs: dict[str, Any], outputs: tuple[str, ...], out: 
     return f"{_exporter_name(request)} from torch {torch.__version__}{note}"
 
 
+def _export_nir(model: Model, out: Path) -> str:
+    """Write the spiking network's NIR graph; the exporter, with how the NIR reference's outputs on the held-out
+    rows compare with the trained network's (what describing the network in NIR costs)."""
+    import nir
+    import numpy as np
+    import torch
+
+    from deploybench.backends.nir_graph import Graph
+    from deploybench.backends.nir_reference import NirReferenceSession
+
+    if model.nir is None:
+        raise ValueError("NIR describes spiking networks only, and this model is not one: export it as onnx or pt2")
+    nir.write(str(out), model.nir())
+    exporter = f"nir {_version('nir')}, the graph written here from the trained module"
+    if model.data is None:
+        return exporter
+    rows = model.data["x"]
+    with torch.no_grad():
+        trained = model.module(rows).numpy()
+    session = NirReferenceSession(Graph(out))
+    described = next(iter(session.infer({"x": rows.numpy()}).values()))
+    agreement = float(np.mean(trained.argmax(1) == described.argmax(1)))
+    error = float(np.abs(trained - described).max())
+    return (
+        f"{exporter}; the NIR reference against the trained network on {len(rows)} held-out rows: top-1 agreement "
+        f"{agreement:.3f}, max abs difference {error:.3g}"
+    )
+
+
 def _restore_shared_initializers(path: Path) -> int:
     """The TorchScript exporter keeps one copy of equal initializers and feeds the others through Identity
     nodes (random biases folded with batch norm are all equal); converters such as onnx2torch then miss a Conv
@@ -166,6 +198,8 @@ def _reason(exc: Exception) -> str:
 
 
 def _exporter_name(request: dict[str, Any]) -> str:
+    if request["format"] == "nir":
+        return f"the NIR export (nir {_version('nir')})"
     if request["format"] == "pt2":
         return "torch.export"
     return f"torch.onnx.export ({'dynamo' if request['dynamo'] else 'TorchScript'}, opset {request['opset']})"

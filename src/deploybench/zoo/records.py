@@ -6,8 +6,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-Format = Literal["onnx", "pt2", "tflite"]
-FORMAT_SUFFIX: dict[str, str] = {"onnx": ".onnx", "pt2": ".pt2", "tflite": ".tflite"}
+Format = Literal["onnx", "pt2", "tflite", "nir"]
+FORMAT_SUFFIX: dict[str, str] = {"onnx": ".onnx", "pt2": ".pt2", "tflite": ".tflite", "nir": ".nir"}
 
 
 class Frozen(BaseModel):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -25,6 +25,9 @@ class Model:
     metrics: dict[str, float] = field(default_factory=dict)
     notes: tuple[str, ...] = ()
     data: dict[str, Any] | None = None
+    nir: Callable[[], Any] | None = None
+    """For a spiking network, its NIR graph (with deploybench's run protocol in the metadata); it raises
+    ValueError naming what NIR cannot describe. None: not a spiking network."""
 
 
 RANDOM = "seeded random (seed 0): architecture only; latency and memory are meaningful, accuracy is not"

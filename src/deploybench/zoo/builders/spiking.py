@@ -5,6 +5,7 @@ T time steps with plain ONNX operators."""
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 from typing import Any
 
@@ -95,6 +96,8 @@ def snn_surrogate(
             "the input encoding's spikes not counted).",
             "The example input is the first held-out test digit.",
         ),
+        data=_held_out(test_x, test_y),
+        nir=_not_in_nir("its 2x2 max pooling (NIR 1.0 pools by sum or average only)"),
     )
 
 
@@ -168,7 +171,12 @@ def snn_ann2snn(
             f"ANN test accuracy {ann_accuracy:.4f}; SNN {accuracy:.4f} at T={steps}, {spikes:.0f} spikes per "
             f"inference; scales from the {percentile} percentile of {CALIBRATION} training images' activations.",
             "The example input is the first held-out test digit.",
+            "Its NIR export (`--format nir`) keeps the layers and IF neurons, but NIR's IF fires above the threshold "
+            "and resets to 0, where this network fires at the threshold and subtracts it: the export's fidelity "
+            "says what that costs.",
         ),
+        data=_held_out(test_x, test_y),
+        nir=lambda: _integrate_and_fire_nir(module.layers, steps),
     )
 
 
@@ -247,6 +255,11 @@ def snn_stdp(
             "spikes per inference.",
             "The example input is the first held-out test digit.",
         ),
+        data=_held_out(test_x, test_y),
+        nir=_not_in_nir(
+            "its winner-take-all inhibition (one spike per step across the layer, which resets every neuron) and "
+            "adaptive thresholds (NIR 1.0 has no node for either)"
+        ),
     )
 
 
@@ -254,6 +267,79 @@ def _check(shape: tuple[int, ...]) -> None:
     """These networks take MNIST digits, [N, 1, 28, 28]."""
     if tuple(shape[1:]) != (1, 28, 28):
         raise ValueError(f"the spiking LeNets take [N, 1, 28, 28] digits, not {list(shape)}")
+
+
+HELD_OUT = 200
+"""Held-out test digits kept beside an export, to evaluate deployments on."""
+
+
+def _held_out(images: Any, labels: Any) -> dict[str, Any]:
+    """The first held-out test digits and their labels, as the export's data rows."""
+    return {"x": images[:HELD_OUT].clone(), "y": labels[:HELD_OUT].clone()}
+
+
+def _not_in_nir(what: str) -> Any:
+    """A NIR export that refuses, naming what NIR cannot describe."""
+
+    def refuse() -> Any:
+        raise ValueError(f"NIR cannot describe {what}")
+
+    return refuse
+
+
+def _integrate_and_fire_nir(layers: Any, steps: int) -> Any:
+    """The IF LeNet as a NIR graph: the analog image at every step (`constant`), IF neurons of threshold 1 at
+    dt = 1 s (r = 1 / dt, as SpikingJelly's importer requires and snnTorch's assumes), the last layer's current
+    averaged over the steps (`mean`)."""
+    import nir
+    import numpy as np
+
+    from deploybench.backends.nir_graph import RunProtocol
+
+    def values(tensor: Any) -> Any:
+        return tensor.detach().numpy().astype(np.float32)
+
+    def convolution(conv: Any, size: int) -> Any:
+        return nir.Conv2d(
+            input_shape=np.array([size, size]),
+            weight=values(conv.weight),
+            stride=np.array(conv.stride),
+            padding=np.array(conv.padding),
+            dilation=np.array(conv.dilation),
+            groups=conv.groups,
+            bias=values(conv.bias),
+        )
+
+    def integrate_and_fire(*shape: int) -> Any:
+        return nir.IF(
+            r=np.ones(shape, np.float32), v_threshold=np.ones(shape, np.float32), v_reset=np.zeros(shape, np.float32)
+        )
+
+    def pooling() -> Any:
+        return nir.AvgPool2d(kernel_size=np.array([2, 2]), stride=np.array([2, 2]), padding=np.array([0, 0]))
+
+    def affine(linear: Any) -> Any:
+        return nir.Affine(weight=values(linear.weight), bias=values(linear.bias))
+
+    nodes = {
+        "image": nir.Input(input_type=np.array([1, 28, 28])),
+        "conv1": convolution(layers[0][0], 28),
+        "pool1": pooling(),
+        "if1": integrate_and_fire(6, 14, 14),
+        "conv2": convolution(layers[1][0], 14),
+        "pool2": pooling(),
+        "flatten": nir.Flatten(input_type={"input": np.array([16, 5, 5])}, start_dim=0, end_dim=-1),
+        "if2": integrate_and_fire(400),
+        "fc3": affine(layers[2]),
+        "if3": integrate_and_fire(120),
+        "fc4": affine(layers[3]),
+        "if4": integrate_and_fire(84),
+        "fc5": affine(layers[4]),
+        "scores": nir.Output(output_type=np.array([CLASSES])),
+    }
+    names = list(nodes)
+    protocol = RunProtocol(steps=steps, dt=1.0, encoding="constant", readout="mean")
+    return nir.NIRGraph(nodes=nodes, edges=list(itertools.pairwise(names)), metadata=protocol.metadata())
 
 
 def _digits(test_fraction: float, seed: int) -> tuple[Any, Any, Any, Any]:
