@@ -59,9 +59,8 @@ class NirTorchBackend:
         start = time.perf_counter()
         self._imported(graph)
         seconds = time.perf_counter() - start
-        converter = f"{self.name} {self.probe().version} NIR import, dt {graph.protocol.dt:g} s"
-        if self.batch_in_flatten and any(kind == "Flatten" for _, kind in graph.node_types()):
-            converter += "; Flatten dimensions shifted past the batch axis for its importer"
+        adapted = "".join(f"; {change}" for change in self.adaptations(graph))
+        converter = f"{self.name} {self.probe().version} NIR import, dt {graph.protocol.dt:g} s{adapted}"
         return Prepared(artifact=model, prepare_s=seconds, settings=resolved, converter=converter)
 
     def open_session(self, prepared: Prepared) -> NirTorchSession:
@@ -85,6 +84,12 @@ class NirTorchBackend:
     def load(self, graph: Graph) -> Any:
         """REQUIRED: the framework's importer on graph, at the protocol's time step."""
         raise NotImplementedError
+
+    def adaptations(self, graph: Graph) -> list[str]:
+        """What deploybench changes in the graph for the importer, in words (the converter records them)."""
+        if self.batch_in_flatten and any(kind == "Flatten" for _, kind in graph.node_types()):
+            return ["Flatten dimensions shifted past the batch axis for its importer"]
+        return []
 
     def restart(self, module: Any) -> None:
         """Before each inference: nothing, since the state is carried explicitly from the first step (a framework

@@ -23,6 +23,11 @@ class NorseBackend(NirTorchBackend):
     )
     batch_in_flatten: ClassVar[bool] = True
 
+    def adaptations(self, graph: Graph) -> list[str]:
+        """The Flatten shift, and average poolings imported as sums."""
+        pooled = ["AvgPool2d as SumPool2d, the preceding layer divided by the window"]
+        return super().adaptations(graph) + (pooled if any(k == "AvgPool2d" for _, k in graph.node_types()) else [])
+
     def load(self, graph: Graph) -> Any:
         """norse's importer at the protocol's dt, on the graph with its average poolings as sums; its warnings
         on unexpected parameters silenced."""

@@ -38,7 +38,12 @@ class LoadGenScenario(str, Enum):
 def run(
     model: Annotated[Path, typer.Argument(help="ONNX model file.")],
     framework: Annotated[
-        list[str], typer.Option("--framework", "-F", help="Backend (repeatable), or `all` for every one installed.")
+        list[str],
+        typer.Option(
+            "--framework",
+            "-F",
+            help="Backend (repeatable, or several joined by commas), or `all` for every one installed.",
+        ),
     ] = ["onnxruntime"],  # noqa: B006
     threads: Annotated[str | None, typer.Option(help="Thread counts to cross, e.g. 1,2.")] = None,
     setting: Annotated[list[str] | None, typer.Option("--set", help="Backend setting NAME=V1,V2 (repeatable).")] = None,
@@ -97,6 +102,7 @@ def run(
     if loadgen is not None:
         scenario, kind_batches = ScenarioKind(loadgen.value), (1,)
     placer = Placer()
+    framework = [name.strip() for item in framework for name in item.split(",") if name.strip()]
     statuses = placer.placed_statuses(model_format(model)) if ALL in framework else []
     choice = choose_frameworks(framework, statuses, model_format(model), grid)
     for name, reason in choice.skipped:
