@@ -102,13 +102,6 @@ class Graph:
         return [TensorSpec(name=name, shape=(None, *shape), dtype="float32")]
 
 
-def protocol_of(path: Path) -> RunProtocol:
-    """The run protocol of the NIR graph in path."""
-    import nir
-
-    return _protocol(nir.read(str(path)).metadata, path)
-
-
 def _protocol(metadata: dict[str, Any], path: Path) -> RunProtocol:
     """The `deploybench_*` metadata validated, or a one-line error naming the key to set."""
     found = {key[len(PREFIX) :]: _plain(value) for key, value in (metadata or {}).items() if key.startswith(PREFIX)}
