@@ -143,6 +143,13 @@ def test_inputs_of_the_wrong_shape_or_type(model: Path, tmp_path: Path, x: np.nd
     assert message in record.failure.message
 
 
+def test_an_empty_data_file_is_named(model: Path, tmp_path: Path) -> None:
+    (tmp_path / "empty.npz").write_bytes(b"")
+    record = run_in_worker(job(model, data=InputData(source="npz", path=str(tmp_path / "empty.npz"))))
+    assert record.failure is not None and record.failure.phase == "inputs"
+    assert f"{tmp_path / 'empty.npz'}: cannot read the input data" in record.failure.message
+
+
 def test_unknown_setting_is_refused(model: Path) -> None:
     record = run_in_worker(job(model, settings={"thread": 2}))
     assert record.failure is not None

@@ -67,7 +67,7 @@ def _from_npz(specs: list[TensorSpec], data: InputData, batch: int) -> InputSet:
     path = Path(data.path or "")
     try:
         archive = np.load(path)
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError, EOFError) as exc:  # EOFError: an empty file
         raise ConfigurationError(f"{path}: cannot read the input data ({exc})", hint="give an .npz file") from exc
     if len(specs) != 1 or "x" not in archive:
         raise ConfigurationError(
