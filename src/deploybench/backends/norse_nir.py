@@ -1,7 +1,8 @@
 """norse (Pehle and Pedersen) as a spiking runtime: its NIR importer (`norse.torch.from_nir`, through
-nirtorch) at the graph's time step. norse pools by sum only: an average pooling fed by a convolution or affine
-layer alone is imported as a sum pooling with that layer's weights and bias divided by the window's size (the
-same function). Installed in the `pytorch` toolchain environment."""
+nirtorch) at the graph's time step. Its IF and LIF import takes no resistance r (it warns when r is not 1 and
+computes as if it were), which the converter says. norse pools by sum only: an average pooling fed by a
+convolution or affine layer alone is imported as a sum pooling with that layer's weights and bias divided by the
+window's size (the same function). Installed in the `pytorch` toolchain environment."""
 
 from __future__ import annotations
 
@@ -24,9 +25,20 @@ class NorseBackend(NirTorchBackend):
     batch_in_flatten: ClassVar[bool] = True
 
     def adaptations(self, graph: Graph) -> list[str]:
-        """The Flatten shift, and average poolings imported as sums."""
-        pooled = ["AvgPool2d as SumPool2d, the preceding layer divided by the window"]
-        return super().adaptations(graph) + (pooled if any(k == "AvgPool2d" for _, k in graph.node_types()) else [])
+        """The Flatten shift, average poolings imported as sums, and the neurons whose r norse leaves out."""
+        import numpy as np
+
+        found = super().adaptations(graph)
+        if any(kind == "AvgPool2d" for _, kind in graph.node_types()):
+            found.append("AvgPool2d as SumPool2d, the preceding layer divided by the window")
+        unscaled = [
+            name
+            for name, kind in graph.node_types()
+            if kind in {"IF", "LIF"} and not np.allclose(graph.graph.nodes[name].r, 1.0)
+        ]
+        if unscaled:
+            found.append(f"norse leaves out r (not 1) of {', '.join(unscaled)}: its input is not scaled by r")
+        return found
 
     def load(self, graph: Graph) -> Any:
         """norse's importer at the protocol's dt, on the graph with its average poolings as sums; its warnings
