@@ -22,6 +22,8 @@ from deploybench.zoo.cache import cached, fresh, store
 from deploybench.zoo.recipe import Kind, recipe, resolved
 from deploybench.zoo.records import Built, Format, ZooArtifact
 
+NIR_GRAPH = "graph"
+"""A recipe's `nir` for a spiking network its builder writes as a NIR graph."""
 BUILDS_IN = "pytorch"
 CONVERTS_IN = "litert"
 TAIL_LINES = 5
@@ -32,6 +34,9 @@ def build_model(
 ) -> ZooArtifact:
     """The model as a file of the format asked, built (or rebuilt) only when the cache lacks it whole."""
     found = recipe(name)
+    if fmt == "nir" and found.nir != NIR_GRAPH:
+        why = found.nir or "NIR describes spiking networks only, and this model is not one"
+        raise ConfigurationError(f"{name} has no NIR form: {why}", hint="export it as onnx or pt2")
     if fmt == "tflite":
         return _converted(name, variant, rebuild, echo)
     toolchain = _toolchain(BUILDS_IN, "building zoo models")

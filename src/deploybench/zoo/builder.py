@@ -138,7 +138,7 @@ def _export_nir(model: Model, out: Path) -> str:
     from deploybench.backends.nir_reference import NirReferenceSession
 
     if model.nir is None:
-        raise ValueError("NIR describes spiking networks only, and this model is not one: export it as onnx or pt2")
+        raise ValueError("its recipe says `nir: graph`, but its builder returned no NIR graph (Model.nir)")
     nir.write(str(out), model.nir())
     exporter = f"nir {_version('nir')}, the graph written here from the trained module"
     if model.data is None:

@@ -46,6 +46,12 @@ class Recipe(BaseModel):
     )
     packages: tuple[str, ...] = Field(default=(), description="Distributions whose versions the build records.")
     reduced: Variant = Field(default_factory=Variant, description="A small variant for tests.")
+    nir: str | None = Field(
+        default=None,
+        min_length=1,
+        description="For a spiking network: `graph` when its builder writes it as a NIR graph, else why NIR cannot "
+        "describe it. Unset: not a spiking network, which NIR does not describe.",
+    )
     notes: tuple[str, ...] = Field(default=(), description="What a reader must know about the build.")
 
     def sha256(self) -> str:

@@ -26,8 +26,8 @@ class Model:
     notes: tuple[str, ...] = ()
     data: dict[str, Any] | None = None
     nir: Callable[[], Any] | None = None
-    """For a spiking network, its NIR graph (with deploybench's run protocol in the metadata); it raises
-    ValueError naming what NIR cannot describe. None: not a spiking network."""
+    """For a spiking network NIR can describe, its NIR graph (with deploybench's run protocol in the metadata);
+    None otherwise (the recipe's `nir` says why)."""
 
 
 RANDOM = "seeded random (seed 0): architecture only; latency and memory are meaningful, accuracy is not"

@@ -97,7 +97,6 @@ def snn_surrogate(
             "The example input is the first held-out test digit.",
         ),
         data=_held_out(test_x, test_y),
-        nir=_not_in_nir("its 2x2 max pooling (NIR 1.0 pools by sum or average only)"),
     )
 
 
@@ -256,10 +255,6 @@ def snn_stdp(
             "The example input is the first held-out test digit.",
         ),
         data=_held_out(test_x, test_y),
-        nir=_not_in_nir(
-            "its winner-take-all inhibition (one spike per step across the layer, which resets every neuron) and "
-            "adaptive thresholds (NIR 1.0 has no node for either)"
-        ),
     )
 
 
@@ -276,15 +271,6 @@ HELD_OUT = 200
 def _held_out(images: Any, labels: Any) -> dict[str, Any]:
     """The first held-out test digits and their labels, as the export's data rows."""
     return {"x": images[:HELD_OUT].clone(), "y": labels[:HELD_OUT].clone()}
-
-
-def _not_in_nir(what: str) -> Any:
-    """A NIR export that refuses, naming what NIR cannot describe."""
-
-    def refuse() -> Any:
-        raise ValueError(f"NIR cannot describe {what}")
-
-    return refuse
 
 
 def _integrate_and_fire_nir(layers: Any, steps: int) -> Any:
