@@ -22,7 +22,8 @@ if TYPE_CHECKING:
     import numpy as np
 
 TOOLCHAIN = "pytorch"
-"""The toolchain environment the spiking runtimes are installed in (torch 2.14.1: BindsNET needs >= 2.14)."""
+"""The toolchain environment the spiking runtimes are installed in (torch 2.14.1 with the torchvision that loads
+beside it: norse imports torchvision)."""
 
 
 class NirTorchBackend:
@@ -68,7 +69,7 @@ class NirTorchBackend:
         graph = Graph(prepared.artifact)
         module = self._imported(graph)
         set_threads(int(prepared.settings["threads"]), self.name)
-        return NirTorchSession(graph, module, self, self.name)
+        return NirTorchSession(graph, module, self)
 
     def _imported(self, graph: Graph) -> Any:
         """The framework's module for the graph, or a one-line error with its importer's complaint."""
@@ -104,10 +105,10 @@ class NirTorchBackend:
 class NirTorchSession:
     """The imported module stepped through the protocol on bound inputs."""
 
-    def __init__(self, graph: Graph, module: Any, backend: NirTorchBackend, framework: str) -> None:
+    def __init__(self, graph: Graph, module: Any, backend: NirTorchBackend) -> None:
         if len(graph.outputs_named) != 1:
-            raise BackendError(f"{framework} runs NIR graphs with one Output node, not {len(graph.outputs_named)}")
-        self._graph, self._module, self._backend, self._framework = graph, module, backend, framework
+            raise BackendError(f"{backend.name} runs NIR graphs with one Output node, not {len(graph.outputs_named)}")
+        self._graph, self._module, self._backend = graph, module, backend
         self._bound: list[Any] = []
         self._last: dict[str, np.ndarray] = {}
 
@@ -136,7 +137,7 @@ class NirTorchSession:
                     output, state = self._backend.step(self._module, value, state)
                     outputs.append(output.numpy().copy())
         except Exception as exc:  # the framework's failure while running, whatever its type
-            raise BackendError(f"{self._framework} fails running {self._graph.path.name}: {_first(exc)}") from exc
+            raise BackendError(f"{self._backend.name} fails running {self._graph.path.name}: {_first(exc)}") from exc
         self._last = {self._graph.outputs_named[0]: self._graph.protocol.read(outputs)}
 
     def outputs(self) -> dict[str, np.ndarray]:
