@@ -80,6 +80,10 @@ class Graph:
                 f"{len(self.inputs_named)} and {len(self.outputs_named)}"
             )
         self.order = _ordered(self.graph.nodes, self.graph.edges, path)
+        self.sources: dict[str, list[str]] = {name: [] for name in self.order}
+        """Each node's input nodes, whose outputs it sums."""
+        for source, target in self.graph.edges:
+            self.sources[target].append(source)
 
     def node_types(self) -> Iterator[tuple[str, str]]:
         """Each node's name and NIR type, in order."""

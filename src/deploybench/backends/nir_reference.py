@@ -63,9 +63,6 @@ class NirReferenceSession(InferringSession):
 
         graph, protocol = self._graph, self._graph.protocol
         value = np.asarray(next(iter(feeds.values())), dtype=np.float64)
-        sources: dict[str, list[str]] = {name: [] for name in graph.order}
-        for source, target in graph.graph.edges:
-            sources[target].append(source)
         potentials: dict[str, np.ndarray] = {}
         per_step: dict[str, list[np.ndarray]] = {name: [] for name in graph.outputs_named}
         for step in range(protocol.steps):
@@ -73,7 +70,7 @@ class NirReferenceSession(InferringSession):
             for name in graph.order:
                 if name in values:
                     continue
-                current = sum((values[source] for source in sources[name]), start=np.zeros(()))
+                current = sum((values[source] for source in graph.sources[name]), start=np.zeros(()))
                 values[name] = _step(name, graph.graph.nodes[name], current, potentials, protocol.dt)
             for name in per_step:
                 per_step[name].append(values[name])

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from deploybench.backends.base import Capabilities, Prepared, Probe, TensorSpec, installed_package
 from deploybench.backends.nir_graph import Graph
 from deploybench.backends.pytorch import THREADS
-from deploybench.backends.pytorch_program import physical_cores, set_threads
+from deploybench.backends.pytorch_program import first_line, physical_cores, set_threads
 from deploybench.backends.settings import resolve_settings
 from deploybench.core.errors import BackendError
 from deploybench.core.records import SettingValue
@@ -164,6 +164,5 @@ def _flatten_past_batch(graph: Graph) -> None:
 
 
 def _first(exc: Exception) -> str:
-    """The exception's type and first line."""
-    line = next((text for text in str(exc).splitlines() if text.strip()), "")
-    return f"{type(exc).__name__}: {line}" if line else type(exc).__name__
+    """The exception's type and the first line of its message."""
+    return f"{type(exc).__name__}: {first_line(exc)}"
