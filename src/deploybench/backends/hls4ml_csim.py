@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from deploybench.backends.base import Capabilities, InferringSession, Prepared, Probe, TensorSpec, installed_package
 from deploybench.backends.onnx_model import at_batch_one, check_onnx_model, constant_tensors
+from deploybench.backends.qonnx_ops import DOMAINS
 from deploybench.backends.settings import resolve_settings
 from deploybench.core.errors import BackendError, ConfigurationError
 from deploybench.core.records import SettingValue, Simulation
@@ -54,7 +55,10 @@ class Hls4mlBackend:
         """ONNX in, batch one, simulated; for small networks only."""
         return Capabilities(
             input_formats=("onnx",),
-            settings={"precision": "default fixed-point type of the design, e.g. fixed<16,6> (hls4ml's default)"},
+            settings={
+                "precision": "default fixed-point type of the design, e.g. fixed<16,6> (hls4ml's default); in a "
+                "QONNX model, only of the layers whose type its quantizers do not give"
+            },
             dynamic_batch=False,
             simulated=True,
             only="small networks for an FPGA's fabric (hls4ml lays every weight out in logic)",
@@ -156,7 +160,7 @@ def _design(model: Path, precision: str, folder: Path) -> Design:
             wrapper = wrapper.transform(ConvertToChannelsLastAndClean(make_input_channels_last=False))
             wrapper = cleanup_model(wrapper.transform(GemmToMatMul()))
             config = hls4ml.utils.config.config_from_onnx_model(
-                wrapper, granularity="model", backend=FLOW, default_precision=precision
+                wrapper, granularity=_granularity(proto), backend=FLOW, default_precision=precision
             )
             hls_model = hls4ml.converters.convert_from_onnx_model(
                 wrapper, output_dir=str(folder), backend=FLOW, hls_config=config, io_type=IO_TYPE
@@ -180,6 +184,13 @@ def _design(model: Path, precision: str, folder: Path) -> Design:
     )
     given = TensorSpec(input_name, tuple(shape), "float32")
     return Design(folder, hls_model, given, shapes, simulation)
+
+
+def _granularity(proto: Any) -> str:
+    """hls4ml's configuration granularity: `name` for a QONNX model, so that each layer's fixed-point type is
+    inferred from its quantizers (hls4ml's documentation says QONNX models must use it); `model` for plain ONNX,
+    where every layer takes the `precision` setting."""
+    return "name" if any(node.domain in DOMAINS for node in proto.graph.node) else "model"
 
 
 def _fold_input_scaling(proto: Any, input_name: str) -> None:

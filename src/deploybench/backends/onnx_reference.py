@@ -1,5 +1,6 @@
 """The ONNX reference evaluator (`onnx.reference`): an independent, unoptimized implementation of the
-operators' specification, used as the FP32 reference that deployments are compared with.
+operators' specification, used as the FP32 reference that deployments are compared with; QONNX's quantization
+operators are evaluated by QONNX's own implementation of them.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from deploybench.backends.base import Capabilities, InferringSession, Prepared, Probe, TensorSpec
 from deploybench.backends.onnx_model import check_onnx_model
+from deploybench.backends.qonnx_ops import qonnx_operators
 from deploybench.backends.settings import resolve_settings
 from deploybench.core.errors import BackendError
 from deploybench.core.records import SettingValue
@@ -45,8 +47,9 @@ class OnnxReferenceBackend:
         from onnx.reference import ReferenceEvaluator
 
         model = onnx.load(str(prepared.artifact))
+        operators = qonnx_operators(model)
         try:
-            evaluator = ReferenceEvaluator(model)
+            evaluator = ReferenceEvaluator(model, new_ops=operators or None)
         except Exception as exc:
             raise BackendError(f"onnx.reference cannot evaluate {prepared.artifact}: {exc}") from exc
         return ReferenceSession(model, evaluator)

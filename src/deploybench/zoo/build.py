@@ -37,13 +37,18 @@ def build_model(
     if fmt == "nir" and found.nir != NIR_GRAPH:
         why = found.nir or "NIR describes spiking networks only, and this model is not one"
         raise ConfigurationError(f"{name} has no NIR form: {why}", hint="export it as onnx or pt2")
+    if fmt == "qonnx" and found.qat is None:
+        raise ConfigurationError(
+            f"{name} has no quantization-aware training: its recipe has no `qat`",
+            hint="the zoo's models with `qat` (digits-cnn) export as qonnx; add `qat:` to a recipe of your own",
+        )
     if fmt == "tflite":
         return _converted(name, variant, rebuild, echo)
     toolchain = _toolchain(BUILDS_IN, "building zoo models")
     key = sha256_of(
         {
             "recipe": found.sha256(),
-            "code": _code_sha256(found.builder),
+            "code": _code_sha256(found.builder, fmt),
             "variant": variant,
             "format": fmt,
             "packages": toolchain.packages,
@@ -62,6 +67,7 @@ def build_model(
         "opset": found.opset,
         "dynamo": found.dynamo,
         "packages": list(found.packages),
+        "qat": found.qat.model_dump() if found.qat else None,
         "out": str(folder),
     }
     built = _run_builder(toolchain, request, name)
@@ -153,11 +159,14 @@ def _reuse_or_fresh(key: str, rebuild: bool, say: Callable[[str], None]) -> tupl
     return None, fresh(key)
 
 
-def _code_sha256(builder: str) -> str:
-    """Hash of the code that builds and exports: the builder process, and deploybench's builder module when the
-    recipe uses one (a user's own module is not followed: `--rebuild` after changing it)."""
+def _code_sha256(builder: str, fmt: Format) -> str:
+    """Hash of the code that builds and exports: the builder process, deploybench's builder module when the
+    recipe uses one (a user's own module is not followed: `--rebuild` after changing it), and the
+    quantization-aware training for a QONNX export."""
     here = Path(__file__).parent
     files = [here / "builder.py", here / "builders" / "base.py", here / "builders" / f"{builder.split(':')[0]}.py"]
+    if fmt == "qonnx":
+        files.append(here / "qat.py")
     return sha256_of({f.name: file_sha256(f) for f in files if f.is_file()})
 
 

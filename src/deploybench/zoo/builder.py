@@ -15,6 +15,7 @@ from typing import Any
 
 from deploybench.worker.toolchains import TOOLCHAIN_ENV
 from deploybench.zoo.builders.base import Model
+from deploybench.zoo.qat import Qat, export_qonnx
 from deploybench.zoo.records import FORMAT_SUFFIX, Built
 
 SEED = 0
@@ -37,9 +38,13 @@ def build(request: dict[str, Any]) -> Built:
     parameters = sum(p.numel() for p in model.module.parameters())
     out = Path(request["out"]) / f"{request['name']}{FORMAT_SUFFIX[request['format']]}"
     start = time.perf_counter()
+    metrics = dict(model.metrics)
     try:
         if request["format"] == "nir":
             exporter = _export_nir(model, out)
+        elif request["format"] == "qonnx":
+            exporter, measured = export_qonnx(model, Qat.model_validate(request["qat"]), inputs, out)
+            metrics.update(measured)
         else:
             exporter = _export(model.module, inputs, model.outputs, out, request)
     except Exception as exc:  # the exporter's own failure, whatever its type: named with the exporter
@@ -54,7 +59,7 @@ def build(request: dict[str, Any]) -> Built:
         outputs=model.outputs,
         exporter=exporter,
         weights=model.weights,
-        metrics=model.metrics,
+        metrics=metrics,
         packages={name: _version(name) for name in names},
         build_s=build_s,
         export_s=export_s,
@@ -202,6 +207,8 @@ def _exporter_name(request: dict[str, Any]) -> str:
         return f"the NIR export (nir {_version('nir')})"
     if request["format"] == "pt2":
         return "torch.export"
+    if request["format"] == "qonnx":
+        return f"Brevitas's QONNX export (brevitas {_version('brevitas')})"
     return f"torch.onnx.export ({'dynamo' if request['dynamo'] else 'TorchScript'}, opset {request['opset']})"
 
 

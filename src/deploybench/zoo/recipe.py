@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from deploybench.catalog.yaml_io import read_yaml
 from deploybench.core.errors import CatalogError, ConfigurationError, NotFoundError
 from deploybench.core.hashing import sha256_of
+from deploybench.zoo.qat import Qat
 
 RECIPES = Path(__file__).parent / "recipes"
 RECIPES_ENV = "DEPLOYBENCH_ZOO_RECIPES"
@@ -51,6 +52,10 @@ class Recipe(BaseModel):
         min_length=1,
         description="For a spiking network: `graph` when its builder writes it as a NIR graph, else why NIR cannot "
         "describe it. Unset: not a spiking network, which NIR does not describe.",
+    )
+    qat: Qat | None = Field(
+        default=None,
+        description="For a network trained here: its Brevitas quantization-aware training, exported as `qonnx`.",
     )
     notes: tuple[str, ...] = Field(default=(), description="What a reader must know about the build.")
 

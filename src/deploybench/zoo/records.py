@@ -6,8 +6,15 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-Format = Literal["onnx", "pt2", "tflite", "nir"]
-FORMAT_SUFFIX: dict[str, str] = {"onnx": ".onnx", "pt2": ".pt2", "tflite": ".tflite", "nir": ".nir"}
+Format = Literal["onnx", "pt2", "tflite", "nir", "qonnx"]
+FORMAT_SUFFIX: dict[str, str] = {
+    "onnx": ".onnx",
+    "pt2": ".pt2",
+    "tflite": ".tflite",
+    "nir": ".nir",
+    "qonnx": ".qonnx.onnx",
+}
+"""A QONNX file is ONNX with QONNX's quantization operators: `.qonnx.onnx`, read as ONNX."""
 
 
 class Frozen(BaseModel):

@@ -28,6 +28,9 @@ class Model:
     nir: Callable[[], Any] | None = None
     """For a spiking network NIR can describe, its NIR graph (with deploybench's run protocol in the metadata);
     None otherwise (the recipe's `nir` says why)."""
+    fine_tune: Callable[[Any, int, float], None] | None = None
+    """For a network trained here: trains a module of the same interface on the same training data for a number
+    of steps at a learning rate (quantization-aware training needs it); None for the others."""
 
 
 RANDOM = "seeded random (seed 0): architecture only; latency and memory are meaningful, accuracy is not"

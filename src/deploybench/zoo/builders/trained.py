@@ -60,6 +60,7 @@ def digits_cnn(
             "evaluation.",
         ),
         data={"x": test_x.contiguous(), "y": test_y},
+        fine_tune=lambda network, more, rate: _train(network, train_x, train_y, more, batch, rate, seed),
     )
 
 
