@@ -54,6 +54,9 @@ def test_the_digits_cnn_trained_with_quantizers_runs_bit_exact_on_hls4ml(
     model, data = built.parent / "digits-cnn.qonnx.onnx", built.parent / "digits-cnn-data.npz"
     assert not list(built.parent.glob("*.data")), "the weights must live inside the model file"
     assert "Quant" in {node.op_type for node in onnx.load(str(model)).graph.node}
+    status, _, err = cli("zoo", "export", "digits-cnn", "--reduced", "-F", "qonnx", "-o", f"{tmp_path / 'out'}/")
+    assert status == 0, err
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["digits-cnn-data.npz", "digits-cnn.qonnx.onnx"]
 
     db = f"sqlite:///{tmp_path / 'r.db'}"
     status, _, err = cli("run", str(model), "-F", "hls4ml", "--data", str(data), "--count", "24", "--db", db)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Annotated
 
@@ -82,11 +83,15 @@ def build(
 def export(
     name: Annotated[str, typer.Argument(help="Model to export.")],
     model_format: FormatOption = "onnx",
-    out: Annotated[Path, typer.Option("--out", "-o", help="File, or folder to put it in.")] = Path("."),
+    out: Annotated[
+        str, typer.Option("--out", "-o", help="File, or folder to put it in (made when it ends with /).")
+    ] = ".",
     reduced: Reduced = False,
 ) -> None:
-    """Copy a model (built if the cache lacks it) to a file of the format asked."""
-    target = export_model(name, _format(model_format), out, "reduced" if reduced else "full", echo=note)
+    """Copy a model (built if the cache lacks it) to a file of the format asked, its held-out rows beside it."""
+    if out.endswith(("/", os.sep)):
+        Path(out).mkdir(parents=True, exist_ok=True)
+    target = export_model(name, _format(model_format), Path(out), "reduced" if reduced else "full", echo=note)
     print_text(str(target))
 
 

@@ -110,11 +110,16 @@ def count_parameters(names: list[str]) -> dict[str, int]:
 def export_model(
     name: str, fmt: Format, out: Path, variant: Kind = "full", echo: Callable[[str], None] = print
 ) -> Path:
-    """Copy the model, built if needed, to out (a file, or a folder to put it in)."""
+    """Copy the model, built if needed, to out (a file, or a folder to put it in), and its held-out rows, if it
+    has any, beside it under their own name."""
     artifact = build_model(name, fmt, variant, echo=echo)
     target = out / Path(artifact.path).name if out.is_dir() else out
     target.parent.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(artifact.path, target)
+    rows = held_out_data(artifact)
+    if rows is not None:
+        shutil.copyfile(rows, target.parent / rows.name)
+        echo(f"its held-out rows: {target.parent / rows.name}")
     return target
 
 
