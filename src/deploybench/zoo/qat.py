@@ -66,8 +66,9 @@ def quantized_copy(module: Any, weight_bits: int, activation_bits: int) -> Any:
 
     Scales are powers of two (Brevitas's fixed-point quantizers) and biases integers at the scale of their
     layer's accumulator (Int32Bias): a fixed-point FPGA design such as hls4ml's then holds every value exactly.
-    With float scales and float biases, seen here, hls4ml's C simulation of this network missed QONNX's execution
-    by up to 0.13 on the logits; with these, it matches bit for bit."""
+    Seen here on the digits CNN (W8A8, 32 held-out digits): with Brevitas's default float scales, hls4ml's C
+    simulation missed QONNX's execution by up to 7.8 on the logits; with power-of-two scales and float biases,
+    by 0.13; with both, it matches bit for bit."""
     import brevitas.nn as qnn
     from brevitas.quant import Int8ActPerTensorFixedPoint as SignedInput
     from brevitas.quant import Int8WeightPerTensorFixedPoint as Weights
