@@ -1,9 +1,11 @@
 """Quantization-aware training for an FPGA, measured in one run: the zoo's digits CNN trained again with Brevitas
 at several bit widths (W8A8, W6A6, W4A4: power-of-two scales, integer biases), each exported to QONNX; for each,
-its accuracy on the 450 held-out digits against the FP32 network's (as the zoo measures them), and hls4ml's
+its accuracy on the 450 held-out digits against the FP32 network's and QONNX's count of its bit operations and
+weight memory (as the zoo measures them), and hls4ml's
 C simulation of the design on the same digits, through a worker like any job: its agreement with the QONNX
 reference and its accuracy. Beside them, the FP32 ONNX network on hls4ml with its default fixed<16,6> types
-(fixed point chosen after training, no QAT). Side by side as accuracy ratios over the FP32 network's. Latency and
+(fixed point chosen after training, no QAT). Side by side as accuracy ratios over the FP32 network's, and bit
+operations and weight memory over W8A8's. Latency and
 FPGA resources are not measured (they need Vitis HLS synthesis). Printed and saved to results/qat.json.
 
 Usage: python benchmarks/qat.py [--bits 8,6,4] [--out FILE]
@@ -55,6 +57,7 @@ def main() -> None:
         "machine": detect_local_machine().cpu_model,
         "model": BASE_MODEL,
         "rows": rows,
+        "bops_over_w8a8": _bops_ratios(rows),
         "hls4ml_accuracy_over_fp32": [
             {"variant": r["variant"], "ratio": r["hls4ml"]["accuracy"] / fp32}
             for r in rows
@@ -65,6 +68,22 @@ def main() -> None:
     args.out.write_text(json.dumps(result, indent=2), encoding="utf-8")
     print(json.dumps(result["hls4ml_accuracy_over_fp32"], indent=2))
     print(f"saved {args.out}")
+
+
+def _bops_ratios(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Each QAT variant's bit operations and weight memory over W8A8's, as QONNX counts them."""
+    base = next((r for r in rows if r["variant"].endswith("-w8a8") and r.get("qonnx_bops")), None)
+    if base is None:
+        return []
+    return [
+        {
+            "variant": r["variant"],
+            "bops": r["qonnx_bops"] / base["qonnx_bops"],
+            "weight_bits": r["qonnx_weight_bits"] / base["qonnx_weight_bits"],
+        }
+        for r in rows
+        if r.get("qonnx_bops")
+    ]
 
 
 def _qat(name: str) -> dict[str, Any]:
@@ -81,6 +100,9 @@ def _qat(name: str) -> dict[str, Any]:
         "fp32_accuracy": metrics.get("fp32_held_out_accuracy"),
         "qat_accuracy": metrics.get("qat_held_out_accuracy"),
         "qonnx_vs_brevitas_max_abs_difference": metrics.get("qonnx_max_abs_difference"),
+        "qonnx_macs": metrics.get("qonnx_macs"),
+        "qonnx_bops": metrics.get("qonnx_bops"),
+        "qonnx_weight_bits": metrics.get("qonnx_weight_bits"),
         "hls4ml": _simulate(Path(artifact.path), held_out_data(artifact)),
     }
 

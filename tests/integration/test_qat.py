@@ -11,6 +11,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 from tests.conftest import Run
 from tests.support.jobs import require_toolchain
@@ -53,7 +54,11 @@ def test_the_digits_cnn_trained_with_quantizers_runs_bit_exact_on_hls4ml(
     assert metrics["qonnx_agreement_top1"] == 1.0 and metrics["qonnx_max_abs_difference"] == 0.0
     model, data = built.parent / "digits-cnn.qonnx.onnx", built.parent / "digits-cnn-data.npz"
     assert not list(built.parent.glob("*.data")), "the weights must live inside the model file"
-    assert "Quant" in {node.op_type for node in onnx.load(str(model)).graph.node}
+    proto = onnx.load(str(model))
+    assert "Quant" in {node.op_type for node in proto.graph.node}
+    biases = sum(int(np.prod(t.dims)) for t in proto.graph.initializer if t.name.endswith(".bias"))
+    assert biases > 0 and metrics["qonnx_weight_bits"] == 8 * (artifact["built"]["parameters"] - biases)
+    assert metrics["qonnx_macs"] > 0 and metrics["qonnx_bops"] == 8 * 8 * metrics["qonnx_macs"]
     status, _, err = cli("zoo", "export", "digits-cnn", "--reduced", "-F", "qonnx", "-o", f"{tmp_path / 'out'}/")
     assert status == 0, err
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["digits-cnn-data.npz", "digits-cnn.qonnx.onnx"]

@@ -180,6 +180,19 @@ def test_a_users_recipe_builds_and_a_refused_export_names_the_operator_and_expor
     assert "deploybench toolchain install pytorch --force" in err
 
 
+def test_two_builds_of_one_model_at_once_build_it_once(
+    toolchain: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    user_recipes(tmp_path, monkeypatch)
+    monkeypatch.setenv(CACHE_ENV, str(tmp_path / "own-cache"))
+    with ThreadPoolExecutor(2) as pool:
+        first, second = pool.map(lambda _: build_model("tiny", echo=lambda _: None), range(2))
+    assert first == second, "the second build must wait for the first and reuse its artifact"
+    assert file_sha256(Path(first.path)) == first.sha256
+
+
 def test_a_bad_recipe_names_its_file_and_field(cli: Run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     folder = tmp_path / "recipes"
     folder.mkdir()

@@ -8,7 +8,8 @@ import json
 import os
 import shutil
 import subprocess
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +19,7 @@ from deploybench.catalog import load_catalog
 from deploybench.core.errors import ConfigurationError, WorkerError
 from deploybench.core.hashing import file_sha256, sha256_of
 from deploybench.worker.toolchains import TOOLCHAIN_ENV, Installed, install_command, installed
-from deploybench.zoo.cache import cached, fresh, store
+from deploybench.zoo.cache import cached, fresh, locked, store
 from deploybench.zoo.recipe import Kind, recipe, resolved
 from deploybench.zoo.records import Built, Format, ZooArtifact
 
@@ -54,41 +55,41 @@ def build_model(
             "packages": toolchain.packages,
         }
     )
-    artifact, folder = _reuse_or_fresh(key, rebuild, lambda why: echo(f"rebuilding {name}: {why}"))
-    if artifact is not None:
+    with _reuse_or_fresh(key, rebuild, lambda why: echo(f"rebuilding {name}: {why}")) as (artifact, folder):
+        if artifact is not None:
+            return artifact
+        arguments, shape = resolved(found, variant)
+        request = {
+            "name": name,
+            "builder": found.builder,
+            "arguments": arguments,
+            "input_shape": list(shape),
+            "format": fmt,
+            "opset": found.opset,
+            "dynamo": found.dynamo,
+            "packages": list(found.packages),
+            "qat": found.qat.model_dump() if found.qat else None,
+            "out": str(folder),
+        }
+        built = _run_builder(toolchain, request, name)
+        path = folder / built.file
+        card = load_catalog().models.get(name)
+        expected = card.parameters if card is not None else None
+        artifact = ZooArtifact(
+            name=name,
+            variant=variant,
+            format=fmt,
+            path=str(path),
+            sha256=file_sha256(path),
+            size_bytes=path.stat().st_size,
+            key=key,
+            recipe_sha256=found.sha256(),
+            card_parameters=expected,
+            parameter_difference=(built.parameters - expected) / expected if expected and variant == "full" else None,
+            built=built,
+        )
+        store(artifact)
         return artifact
-    arguments, shape = resolved(found, variant)
-    request = {
-        "name": name,
-        "builder": found.builder,
-        "arguments": arguments,
-        "input_shape": list(shape),
-        "format": fmt,
-        "opset": found.opset,
-        "dynamo": found.dynamo,
-        "packages": list(found.packages),
-        "qat": found.qat.model_dump() if found.qat else None,
-        "out": str(folder),
-    }
-    built = _run_builder(toolchain, request, name)
-    path = folder / built.file
-    card = load_catalog().models.get(name)
-    expected = card.parameters if card is not None else None
-    artifact = ZooArtifact(
-        name=name,
-        variant=variant,
-        format=fmt,
-        path=str(path),
-        sha256=file_sha256(path),
-        size_bytes=path.stat().st_size,
-        key=key,
-        recipe_sha256=found.sha256(),
-        card_parameters=expected,
-        parameter_difference=(built.parameters - expected) / expected if expected and variant == "full" else None,
-        built=built,
-    )
-    store(artifact)
-    return artifact
 
 
 def count_parameters(names: list[str]) -> dict[str, int]:
@@ -128,40 +129,44 @@ def _converted(name: str, variant: Kind, rebuild: bool, echo: Callable[[str], No
     source = build_model(name, "onnx", variant, rebuild, echo)
     toolchain = _toolchain(CONVERTS_IN, "converting zoo models to .tflite")
     key = sha256_of({"onnx": source.sha256, "format": "tflite", "packages": toolchain.packages})
-    artifact, folder = _reuse_or_fresh(key, rebuild, lambda why: echo(f"converting {name} again: {why}"))
-    if artifact is not None:
+    with _reuse_or_fresh(key, rebuild, lambda why: echo(f"converting {name} again: {why}")) as (artifact, folder):
+        if artifact is not None:
+            return artifact
+        converted = _ask(
+            toolchain,
+            "deploybench.zoo.convert",
+            [source.path, str(folder)],
+            None,
+            f"zoo: {name} cannot be converted to .tflite",
+        )
+        path = Path(converted["path"])
+        artifact = source.model_copy(
+            update={
+                "format": "tflite",
+                "path": str(path),
+                "sha256": file_sha256(path),
+                "size_bytes": path.stat().st_size,
+                "key": key,
+                "converted_by": converted["converter"],
+            }
+        )
+        store(artifact)
         return artifact
-    converted = _ask(
-        toolchain,
-        "deploybench.zoo.convert",
-        [source.path, str(folder)],
-        None,
-        f"zoo: {name} cannot be converted to .tflite",
-    )
-    path = Path(converted["path"])
-    artifact = source.model_copy(
-        update={
-            "format": "tflite",
-            "path": str(path),
-            "sha256": file_sha256(path),
-            "size_bytes": path.stat().st_size,
-            "key": key,
-            "converted_by": converted["converter"],
-        }
-    )
-    store(artifact)
-    return artifact
 
 
-def _reuse_or_fresh(key: str, rebuild: bool, say: Callable[[str], None]) -> tuple[ZooArtifact | None, Path]:
+@contextmanager
+def _reuse_or_fresh(key: str, rebuild: bool, say: Callable[[str], None]) -> Iterator[tuple[ZooArtifact | None, Path]]:
     """The cached artifact of key when whole and wanted; else an empty folder for it, saying why a stored one
-    could not serve."""
-    artifact, why = cached(key)
-    if artifact is not None and not rebuild:
-        return artifact, Path(artifact.path).parent
-    if why is not None:
-        say(why)
-    return None, fresh(key)
+    could not serve. The key stays locked until the block ends: a second build of the same key, in another
+    process, waits for the first and then finds its artifact, instead of emptying the folder under it."""
+    with locked(key):
+        artifact, why = cached(key)
+        if artifact is not None and not rebuild:
+            yield artifact, Path(artifact.path).parent
+            return
+        if why is not None:
+            say(why)
+        yield None, fresh(key)
 
 
 def _code_sha256(builder: str, fmt: Format) -> str:

@@ -7,6 +7,7 @@ import os
 import shutil
 from pathlib import Path
 
+from filelock import FileLock
 from pydantic import ValidationError
 
 from deploybench.core.hashing import file_sha256
@@ -50,6 +51,13 @@ def cached(key: str) -> tuple[ZooArtifact | None, str | None]:
 def store(artifact: ZooArtifact) -> None:
     """Write the record last: an interrupted build leaves no record, so nothing that looks usable."""
     (entry(artifact.key) / RECORD).write_text(artifact.model_dump_json(indent=2), encoding="utf-8")
+
+
+def locked(key: str) -> FileLock:
+    """An inter-process lock on key (a file beside its folder), held while the key is checked, built and stored."""
+    folder = cache_home() / key[:2]
+    folder.mkdir(parents=True, exist_ok=True)
+    return FileLock(str(folder / f"{key}.lock"))
 
 
 def fresh(key: str) -> Path:

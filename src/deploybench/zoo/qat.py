@@ -43,11 +43,12 @@ def export_qonnx(model: Model, qat: Qat, inputs: dict[str, Any], out: Path) -> t
     examples = tuple(inputs.values())
     brevitas_export(quantized, input_t=examples[0] if len(examples) == 1 else examples, export_path=str(out))
     _inline_weights(out)
+    metrics = {**_inference_cost(out), **_measured(model, quantized, out)}
     exporter = (
         f"Brevitas {brevitas.__version__} QAT (W{qat.weight_bits}A{qat.activation_bits}, {qat.steps} steps at "
         f"lr {qat.learning_rate:g}) exported to QONNX from torch {torch.__version__}"
     )
-    return exporter, _measured(model, quantized, out)
+    return exporter, metrics
 
 
 def _inline_weights(path: Path) -> None:
@@ -118,6 +119,25 @@ def quantized_copy(module: Any, weight_bits: int, activation_bits: int) -> Any:
     if first[0]:
         raise ValueError("it has no Conv2d or Linear layer to quantize")
     return copied
+
+
+def _inference_cost(path: Path) -> dict[str, float]:
+    """What QONNX's own cost analysis counts in the file, for one inference: multiply-accumulates, bit operations
+    (each MAC weighted by its operands' bit widths) and the weights' memory in bits, zeros included (a design
+    may drop zero weights): counts, not a prediction of any FPGA's resources."""
+    import warnings
+
+    from qonnx.util.inference_cost import inference_cost
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        cost = inference_cost(str(path), output_json=None, output_onnx=None, preprocess=True, discount_sparsity=False)
+        totals = cost["total_cost"]
+    return {
+        "qonnx_macs": float(totals["total_macs"]),
+        "qonnx_bops": float(totals["total_bops"]),
+        "qonnx_weight_bits": float(totals["total_mem_w_bits"]),
+    }
 
 
 def _measured(model: Model, quantized: Any, path: Path) -> dict[str, float]:
