@@ -7,27 +7,17 @@ training, or a recipe asking for an impossible one, is refused in one line."""
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
 from tests.conftest import Run
-from tests.support.jobs import require_toolchain
+from tests.support.jobs import require, require_toolchain
 
+from deploybench.backends.hls4ml_csim import Hls4mlBackend
 from deploybench.zoo.cache import CACHE_ENV
 from deploybench.zoo.recipe import RECIPES_ENV
-
-
-def _require_hls4ml() -> None:
-    from deploybench.backends.hls4ml_csim import Hls4mlBackend
-
-    found = Hls4mlBackend().probe()
-    if not found.available:
-        if os.environ.get("DEPLOYBENCH_REQUIRE_BACKENDS"):
-            pytest.fail(f"hls4ml not available (DEPLOYBENCH_REQUIRE_BACKENDS is set): {found.reason}")
-        pytest.skip(found.reason or "hls4ml not available")
 
 
 def _results(cli: Run, db: str) -> dict[str, dict[str, Any]]:
@@ -41,7 +31,7 @@ def test_the_digits_cnn_trained_with_quantizers_runs_bit_exact_on_hls4ml(
     import onnx
 
     require_toolchain("pytorch")
-    _require_hls4ml()
+    require(Hls4mlBackend())
     monkeypatch.setenv(CACHE_ENV, str(tmp_path / "zoo"))
     status, _, err = cli("zoo", "build", "digits-cnn", "--reduced", "-F", "qonnx")
     assert status == 0, err
