@@ -158,6 +158,12 @@ def slow_campaign(tmp_path: Path) -> tuple[Path, list[str]]:
     ]
 
 
+def _interruptible() -> None:
+    """Ctrl-C's default action in the child, even when this test runs in a shell's background job, which starts
+    with SIGINT ignored (POSIX), which its children inherit."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _await_first_result(database: Path) -> None:
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and _stored(database) < 1:
@@ -210,7 +216,13 @@ def test_ctrl_c_stops_the_worker_and_the_campaign_resumes(model: Path, tmp_path:
     import psutil
 
     database, command = slow_campaign(tmp_path)
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen(
+        command,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=_interruptible,
+    )
     _await_first_result(database)
     time.sleep(0.5)
     workers = psutil.Process(process.pid).children(recursive=True)
