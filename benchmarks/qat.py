@@ -16,12 +16,16 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
 import yaml
+
+sys.path.insert(0, str(Path(__file__).parent))
+from spiking import fidelity_summary
 
 BASE_MODEL = "digits-cnn"
 
@@ -136,18 +140,12 @@ def _simulate(model: Path, data: Path | None) -> dict[str, Any]:
     record = run_in_worker(job)
     if record.failure is not None:
         return {"status": "failed", "phase": record.failure.phase, "reason": record.failure.message}
-    fidelity = record.fidelity
     return {
         "status": "ok",
         "simulator": record.simulation.simulator if record.simulation else None,
         "prepare_s": record.simulation.prepare_s if record.simulation else None,
         "wall_s": time.perf_counter() - started,
-        "reference": fidelity.reference if fidelity else None,
-        "rows": fidelity.inputs if fidelity else None,
-        "top1_agreement": fidelity.top1_agreement if fidelity else None,
-        "max_abs_error": max((o.max_abs_error for o in fidelity.outputs), default=None) if fidelity else None,
-        "accuracy": fidelity.accuracy if fidelity else None,
-        "reference_accuracy": fidelity.reference_accuracy if fidelity else None,
+        **fidelity_summary(record.fidelity),
     }
 
 

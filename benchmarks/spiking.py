@@ -15,7 +15,10 @@ import argparse
 import json
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from deploybench.core.records import Fidelity
 
 MODELS = ("snn-lenet-ann2snn", "snn-lenet-surrogate", "snn-lenet-stdp")
 RUNTIMES = ("snntorch", "norse", "spikingjelly")
@@ -103,6 +106,13 @@ def _run(name: str, model: Path, framework: str, rows: int) -> dict[str, Any]:
         "median_ms": latency.median_us / 1e3,
         "p99_ms": latency.p99_us / 1e3,
         "samples": latency.count,
+        **fidelity_summary(fidelity),
+    }
+
+
+def fidelity_summary(fidelity: Fidelity | None) -> dict[str, Any]:
+    """A result's fidelity in a few numbers: reference, rows, top-1 agreement, worst error, accuracies."""
+    return {
         "reference": fidelity.reference if fidelity else None,
         "rows": fidelity.inputs if fidelity else None,
         "top1_agreement": fidelity.top1_agreement if fidelity else None,
